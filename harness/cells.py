@@ -1,0 +1,63 @@
+"""Config -> cells: the units of work of a sweep, each with a stable id for resuming."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass
+
+from harness.config import SweepConf, tuner_fingerprint
+from harness.share import Share
+
+
+@dataclass(frozen=True)
+class TuneCell:
+    id: str
+    share: Share
+    work_dir: str
+
+
+@dataclass(frozen=True)
+class InferCell:
+    id: str
+    tune: TuneCell | None  # None: the untuned reference
+    share: Share
+
+
+@dataclass
+class Plan:
+    out_dir: str  # results/<platform>/<exp>
+    run_dir: str  # runs/<platform>/<exp>: databases, artefacts, worker logs
+    tune: list[TuneCell]
+    untuned: TuneCell | None
+    infer: list[InferCell]
+
+
+def _fp(obj) -> str:
+    return hashlib.sha1(json.dumps(asdict(obj), sort_keys=True).encode()).hexdigest()[:6]
+
+
+def plan(cfg: SweepConf) -> Plan:
+    platform, m = cfg.platform.name, cfg.model
+    out_dir = os.path.join(cfg.results_dir, platform, cfg.experiment)
+    run_dir = os.path.join(cfg.runs_dir, platform, cfg.experiment)
+    stem = f"{m.name}-b{m.batch}" + (f"-s{m.input_size}" if m.input_size else "")
+    if m.name == "onnx":
+        stem += "-" + hashlib.sha1(os.path.abspath(m.path or "").encode()).hexdigest()[:6]
+    tfp = tuner_fingerprint(cfg.tuner)
+    tune = []
+    for pct in dict.fromkeys(float(s) for s in cfg.tune_shares):
+        cid = f"{stem}-{tfp}-tune{pct:g}"
+        tune.append(TuneCell(cid, Share(platform, pct), os.path.join(run_dir, cid)))
+    untuned = None
+    if cfg.untuned:
+        cid = f"{stem}-untuned"
+        untuned = TuneCell(cid, Share(platform, 100.0), os.path.join(run_dir, cid))
+    ifp = _fp(cfg.infer)
+    infer = []
+    for tc in [*tune, *([untuned] if untuned else [])]:
+        for pct in dict.fromkeys(float(s) for s in cfg.infer_shares):
+            ref = None if tc is untuned else tc
+            infer.append(InferCell(f"{tc.id}@infer{pct:g}-{ifp}", ref, Share(platform, pct)))
+    return Plan(out_dir, run_dir, tune, untuned, infer)

@@ -1,0 +1,225 @@
+"""Run a sweep's cells: tune -> database -> compile -> cross-infer -> tidy rows.
+
+Resumable: a cell whose rows are already in the result files is skipped (unless `rerun`);
+a tuning cell is redone only if a pending inference needs its compiled model and it is gone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import os
+import shutil
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from harness import results as R
+from harness.cells import InferCell, Plan, TuneCell, plan
+from harness.config import SweepConf, tuner_fingerprint
+from harness.infer import InferJob, InferResult
+from harness.monitor import Sampler
+from harness.proc import kill_all, run_job
+from harness.records import read_json
+from harness.share import Placement, Share
+from harness.tune import Artifact, CompileJob, TuneJob, TuneResult, phase_of
+
+log = logging.getLogger("harness")
+
+
+@dataclass
+class Summary:
+    out_dir: str
+    run_dir: str
+    ran: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def _context(cfg: SweepConf, device: str, tvm_version: str, commit: str) -> R.Context:
+    t = cfg.tuner
+    return R.Context(
+        exp=cfg.experiment, platform=cfg.platform.name, device=device, model=cfg.model.name,
+        batch=cfg.model.batch, trials=t.trials, trials_per_round=t.trials_per_round,
+        builder=t.builder, cost_model=t.cost_model, search=t.search, tuner_fp=tuner_fingerprint(t),
+        tvm_version=tvm_version, git_commit=commit, timestamp=R.now())
+
+
+def _tune_rows(ctx: R.Context, cell: TuneCell, res: TuneResult) -> dict[str, list[dict]]:
+    share = cell.share.pct
+    final = next((r.est_model_ms for r in reversed(res.rounds) if r.est_model_ms is not None), None)
+    tune = R.TuneRow(cell.id, share, res.grant.units, res.grant.unit, res.trials_done, len(res.tasks),
+                     res.extract_s, res.wall_s, res.artifact.compile_s if res.artifact else 0.0, final)
+    phases = [R.PhaseRow(cell.id, share, k, "total" if k == "Total" else phase_of(k), v)
+              for k, v in sorted(res.profile.items())]
+    rounds = [R.RoundRow(cell.id, share, **vars(r)) for r in res.rounds]
+    tasks = [R.TaskRow(cell.id, share, t.name, t.flops, t.weight) for t in res.tasks]
+    return {
+        R.TUNING: [R.flatten(ctx, tune)],
+        R.PHASES: [R.flatten(ctx, r) for r in phases],
+        R.ROUNDS: [R.flatten(ctx, r) for r in rounds],
+        R.TASKS: [R.flatten(ctx, r) for r in tasks],
+    }
+
+
+def _artifact(cell: TuneCell) -> Artifact | None:
+    """The compiled model a finished tuning/compile cell left in its work dir, if any."""
+    for name, cls in (("tune.result.json", TuneResult), ("compile.result.json", Artifact)):
+        path = os.path.join(cell.work_dir, name)
+        if os.path.exists(path):
+            res = read_json(path, cls)
+            art = res.artifact if isinstance(res, TuneResult) else res
+            if art and os.path.exists(art.path):
+                return art
+    return None
+
+
+class Runner:
+    def __init__(self, cfg: SweepConf, progress=None):
+        self.cfg = cfg
+        self.plan: Plan = plan(cfg)
+        self.commit = R.git_commit()
+        self.progress = progress
+        self.summary = Summary(self.plan.out_dir, self.plan.run_dir)
+        self.total_units: int | None = None  # cuda: SMs of the whole GPU
+        self._write = threading.Lock()
+
+    def place(self, share: Share) -> Placement:
+        p = self.cfg.platform
+        return Placement(p.name, share.pct, p.device_id, self.total_units)
+
+    def _save(self, name: str, rows: list[dict], cell_id: str) -> None:
+        with self._write:
+            R.write_rows(self._out(name), rows, replace_cells={cell_id})
+
+    def _out(self, name: str) -> str:
+        return os.path.join(self.plan.out_dir, name)
+
+    def _step(self, label: str) -> None:
+        log.info(label)
+        if self.progress is not None:
+            self.progress.set_description(label)
+
+    def _advance(self) -> None:
+        if self.progress is not None:
+            self.progress.update(1)
+
+    def tune(self, cell: TuneCell) -> Artifact:
+        cfg = self.cfg
+        self._step(f"tune {cfg.model.name} at {cell.share.label}")
+        tuner = cfg.tuner
+        if cfg.parallel_tuning > 1 and not tuner.builder_workers:  # split the cores between runs
+            n = max(1, len(os.sched_getaffinity(0)) // cfg.parallel_tuning)
+            tuner = dataclasses.replace(tuner, builder_workers=n)
+        job = TuneJob(
+            place=self.place(cell.share), model=cfg.model, tuner=tuner, work_dir=cell.work_dir,
+            builder_timeout_s=cfg.tuner.builder_timeout_s or cfg.platform.builder_timeout_s)
+        os.makedirs(cell.work_dir, exist_ok=True)
+        timeline = os.path.join(cell.work_dir, "timeline.csv")
+        with Sampler(timeline, cfg.platform.name, cfg.platform.device_id):
+            res: TuneResult = run_job("tune", job, TuneResult, cell.share,
+                                      os.path.join(cell.work_dir, "tune.log"), cfg.platform.mps_dir)
+        ctx = _context(cfg, res.grant.device, res.tvm_version, self.commit)
+        for name, rows in _tune_rows(ctx, cell, res).items():
+            self._save(name, rows, cell.id)
+        os.makedirs(self._out("timelines"), exist_ok=True)
+        shutil.copyfile(timeline, self._out(os.path.join("timelines", f"{cell.id}.csv")))
+        self.summary.ran.append(cell.id)
+        log.info("tuned %s: %d trials in %.1f s on %d %s", cell.id, res.trials_done, res.wall_s,
+                 res.grant.units, res.grant.unit)
+        return res.artifact
+
+    def compile_untuned(self, cell: TuneCell) -> Artifact:
+        cfg = self.cfg
+        self._step(f"compile {cfg.model.name} untuned")
+        job = CompileJob(self.place(cell.share), cfg.model, cell.work_dir)
+        art = run_job("compile", job, Artifact, cell.share, os.path.join(cell.work_dir, "compile.log"),
+                      cfg.platform.mps_dir)
+        self.summary.ran.append(cell.id)
+        return art
+
+    def infer(self, cell: InferCell, source: TuneCell, art: Artifact) -> None:
+        cfg = self.cfg
+        what = f"tuned at {cell.tune.share.label}" if cell.tune else "untuned"
+        self._step(f"infer {cfg.model.name} {what} at {cell.share.label}")
+        job = InferJob(self.place(cell.share), cfg.model, art.path, art.entry, cfg.infer, cfg.tuner.seed)
+        log_path = os.path.join(self.plan.run_dir, "infer", f"{cell.id}.log")
+        res: InferResult = run_job("infer", job, InferResult, cell.share, log_path, cfg.platform.mps_dir)
+        tune_units = None
+        if cell.tune is not None:
+            tres = read_json(os.path.join(source.work_dir, "tune.result.json"), TuneResult)
+            tune_units = tres.grant.units
+        ctx = _context(cfg, res.grant.device, res.tvm_version, self.commit)
+        rows = [R.flatten(ctx, R.InferRow(cell.id, source.id, cell.tune.share.pct if cell.tune else None,
+                                          tune_units, cell.share.pct, res.grant.units, res.grant.unit, i, ms))
+                for i, ms in enumerate(res.latencies_ms)]
+        self._save(R.INFERENCE, rows, cell.id)
+        self.summary.ran.append(cell.id)
+
+    def pending(self) -> tuple[list[TuneCell], list[InferCell]]:
+        rerun = self.cfg.rerun
+        done_t = R.done_cells(self._out(R.TUNING))
+        done_i = R.done_cells(self._out(R.INFERENCE))
+        infer = [c for c in self.plan.infer if rerun or c.id not in done_i]
+        needed = {(c.tune or self.plan.untuned).id for c in infer}
+        tune = [c for c in self.plan.tune
+                if rerun or c.id not in done_t or (c.id in needed and _artifact(c) is None)]
+        return tune, infer
+
+    def run(self) -> Summary:
+        try:
+            with self._device():
+                return self._run()
+        except BaseException:
+            kill_all()
+            raise
+
+    def _device(self):
+        """On cuda: read the GPU's SM count, then hold a private MPS daemon for the sweep."""
+        if self.cfg.platform.name != "cuda":
+            return contextlib.nullcontext()
+        from harness.mps import MPSDaemon, probe_total_sms
+
+        self.total_units = probe_total_sms(self.cfg.platform.device_id)
+        return MPSDaemon(self.cfg.platform.mps_dir)
+
+    def _tune_all(self, cells: list[TuneCell], arts: dict[str, Artifact]) -> None:
+        def one(cell):
+            arts[cell.id] = self.tune(cell)
+            self._advance()
+
+        if self.cfg.parallel_tuning <= 1:
+            for cell in cells:
+                one(cell)
+            return
+        with ThreadPoolExecutor(self.cfg.parallel_tuning) as pool:
+            futures = [pool.submit(one, c) for c in cells]
+            try:
+                for f in futures:
+                    f.result()
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)
+                kill_all()  # the other threads' jobs end, so the pool can close
+                raise
+
+    def _run(self) -> Summary:
+        tune, infer = self.pending()
+        done = {c.id for c in self.plan.tune if c not in tune} | {c.id for c in self.plan.infer if c not in infer}
+        self.summary.skipped = sorted(done)
+        if self.progress is not None:
+            self.progress.total = len(tune) + len(infer)
+            self.progress.refresh()
+        arts: dict[str, Artifact] = {}
+        self._tune_all(tune, arts)
+        for cell in infer:
+            source = cell.tune or self.plan.untuned
+            art = arts.get(source.id) or _artifact(source)
+            if art is None:  # untuned reference not compiled yet (tuned ones were redone above)
+                art = arts[source.id] = self.compile_untuned(source)
+            self.infer(cell, source, art)
+            self._advance()
+        return self.summary
+
+
+def run_sweep(cfg: SweepConf, progress=None) -> Summary:
+    return Runner(cfg, progress).run()

@@ -1,0 +1,79 @@
+"""Sample CPU and GPU use over a run into a timeline file (one row per sample).
+
+GPU columns come from NVML (nvidia-ml-py): utilisation, memory, SM clock and the compute
+processes on the device (under MPS: the server and its clients). On `cpu` they stay empty.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import threading
+import time
+from dataclasses import asdict, dataclass, fields
+
+
+@dataclass
+class Sample:
+    t_s: float
+    cpu_util_pct: float
+    gpu_util_pct: float | None = None
+    gpu_mem_mib: float | None = None
+    sm_clock_mhz: float | None = None
+    gpu_procs: int | None = None
+
+
+class _NVML:
+    def __init__(self, device_id: int):
+        import pynvml
+
+        self.nv = pynvml
+        pynvml.nvmlInit()
+        self.h = pynvml.nvmlDeviceGetHandleByIndex(device_id)
+
+    def read(self) -> dict:
+        nv, h = self.nv, self.h
+        procs = nv.nvmlDeviceGetComputeRunningProcesses(h)
+        return dict(gpu_util_pct=float(nv.nvmlDeviceGetUtilizationRates(h).gpu),
+                    gpu_mem_mib=nv.nvmlDeviceGetMemoryInfo(h).used / 2**20,
+                    sm_clock_mhz=float(nv.nvmlDeviceGetClockInfo(h, nv.NVML_CLOCK_SM)),
+                    gpu_procs=len(procs))
+
+    def close(self) -> None:
+        self.nv.nvmlShutdown()
+
+
+class Sampler:
+    """`with Sampler(path, platform): ...` writes a sample every `interval_s` to `path`."""
+
+    def __init__(self, path: str, platform: str, device_id: int = 0, interval_s: float = 1.0):
+        self.path, self.platform, self.device_id, self.interval_s = path, platform, device_id, interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="sampler", daemon=True)
+
+    def _loop(self) -> None:
+        import psutil
+
+        nvml = _NVML(self.device_id) if self.platform == "cuda" else None
+        t0 = time.perf_counter()
+        psutil.cpu_percent(None)
+        os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+        try:
+            with open(self.path, "w", newline="") as f:
+                w = csv.DictWriter(f, fieldnames=[x.name for x in fields(Sample)])
+                w.writeheader()
+                while not self._stop.wait(self.interval_s):
+                    s = Sample(time.perf_counter() - t0, psutil.cpu_percent(None), **(nvml.read() if nvml else {}))
+                    w.writerow({k: ("" if v is None else round(v, 3)) for k, v in asdict(s).items()})
+                    f.flush()
+        finally:
+            if nvml:
+                nvml.close()
+
+    def __enter__(self) -> Sampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)

@@ -1,0 +1,104 @@
+"""Run one job in a child process placed on a share; never leave it (or its children) behind."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import threading
+
+from harness.records import read_json, write_json
+from harness.share import Share, launch_for
+
+_PR_SET_PDEATHSIG = 1
+
+
+class JobFailed(RuntimeError):
+    pass
+
+
+_active: set[subprocess.Popen] = set()
+_lock = threading.Lock()
+_stopping = threading.Event()
+
+
+def kill_all() -> None:
+    """Stop every job still running (e.g. jobs waited on by other threads, on Ctrl-C) and
+    refuse new ones in this process from now on."""
+    with _lock:
+        _stopping.set()
+        procs = list(_active)
+    for p in procs:
+        kill_group(p)
+
+
+def _tail(path: str, n: int = 25) -> str:
+    try:
+        with open(path, errors="replace") as f:
+            return "".join(f.readlines()[-n:])
+    except OSError:
+        return ""
+
+
+def kill_group(p: subprocess.Popen, grace_s: float = 5.0) -> None:
+    """Stop a child started with start_new_session and everything it spawned."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(p.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            p.wait(grace_s)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    try:  # the leader may be gone while members linger
+        os.killpg(p.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def spawn(argv: list[str], share: Share | None, log_path: str, mps_dir: str | None = None,
+          cores: list[int] | None = None, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Start `argv` in its own process group on `share`, output appended to `log_path`."""
+    launch = launch_for(share, mps_dir, cores) if share is not None else None
+    env = {**os.environ, **(launch.env if launch else {}), **(extra_env or {})}
+    affinity = launch.cores if launch else None
+
+    def preexec():
+        # die with the parent, even if the parent is SIGKILLed
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if affinity:
+            os.sched_setaffinity(0, affinity)
+
+    os.makedirs(os.path.dirname(log_path) or ".", exist_ok=True)
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=preexec)
+
+
+def run_job(kind: str, job, result_cls, share: Share, log_path: str, mps_dir: str | None = None):
+    """Run `job` (a record of harness.worker's KIND) on `share`; return its typed result."""
+    stem = log_path[:-4] if log_path.endswith(".log") else log_path
+    job_path, result_path = f"{stem}.job.json", f"{stem}.result.json"
+    os.makedirs(os.path.dirname(job_path) or ".", exist_ok=True)
+    write_json(job_path, job)
+    if os.path.exists(result_path):
+        os.remove(result_path)
+    with _lock:
+        if _stopping.is_set():
+            raise JobFailed(f"{kind} job not started: the sweep is stopping")
+        p = spawn([sys.executable, "-m", "harness.worker", kind, job_path, result_path], share, log_path, mps_dir)
+        _active.add(p)
+    try:
+        rc = p.wait()
+    finally:
+        kill_group(p)  # on error or interrupt; after success it reaps stragglers
+        with _lock:
+            _active.discard(p)
+    if rc != 0 or not os.path.exists(result_path):
+        raise JobFailed(f"{kind} job on share {share.label} failed (exit {rc}); "
+                        f"last lines of {log_path}:\n{_tail(log_path)}")
+    return read_json(result_path, result_cls)

@@ -1,0 +1,148 @@
+"""Long-form result rows and their CSV files (one row per measurement).
+
+Files live in `results/<platform>/<exp>/`; each row carries the config that made it and the
+environment. Writing is atomic (write a temporary file, then rename), so an interrupted sweep
+leaves every completed cell's rows intact and no half-written file.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import os
+import subprocess
+import time
+from dataclasses import dataclass
+
+# file names under results/<platform>/<exp>/
+TUNING = "tuning.csv"  # one row per tuning run
+PHASES = "tuning_phases.csv"  # one row per (tuning run, profiler scope)
+ROUNDS = "tuning_rounds.csv"  # one row per (tuning run, measured round)
+TASKS = "tasks.csv"  # one row per (tuning run, task)
+INFERENCE = "inference.csv"  # one row per measured repeat
+
+
+@dataclass
+class Context:
+    """Columns shared by every row of a sweep: what made it and where."""
+
+    exp: str
+    platform: str
+    device: str
+    model: str
+    batch: int
+    trials: int
+    trials_per_round: int
+    builder: str
+    cost_model: str
+    search: str
+    tuner_fp: str
+    tvm_version: str
+    git_commit: str
+    timestamp: str
+
+
+@dataclass
+class TuneRow:
+    cell_id: str
+    tune_share: float
+    tune_units: int
+    unit: str
+    trials_done: int
+    n_tasks: int
+    extract_s: float
+    wall_s: float
+    compile_s: float
+    final_est_ms: float | None
+
+
+@dataclass
+class PhaseRow:
+    cell_id: str
+    tune_share: float
+    scope: str
+    phase: str  # search | build | measure | cost_model | other | total
+    seconds: float
+
+
+@dataclass
+class RoundRow:
+    cell_id: str
+    tune_share: float
+    round: int
+    task: str
+    elapsed_s: float
+    trials_done: int
+    candidates: int
+    valid: int
+    round_best_ms: float | None
+    est_model_ms: float | None
+
+
+@dataclass
+class TaskRow:
+    cell_id: str
+    tune_share: float
+    task: str
+    flops: float
+    weight: int
+
+
+@dataclass
+class InferRow:
+    cell_id: str
+    tune_cell: str
+    tune_share: float | None  # None: the untuned reference
+    tune_units: int | None
+    infer_share: float
+    infer_units: int
+    unit: str
+    repeat: int
+    latency_ms: float
+
+
+def git_commit(cwd: str | None = None) -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=cwd, capture_output=True,
+                             text=True, timeout=10)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def flatten(ctx: Context, row) -> dict:
+    return {**dataclasses.asdict(ctx), **dataclasses.asdict(row)}
+
+
+def read_rows(path: str) -> list[dict]:
+    if not os.path.exists(path):
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def done_cells(path: str) -> set[str]:
+    return {r["cell_id"] for r in read_rows(path)}
+
+
+def write_rows(path: str, rows: list[dict], replace_cells: set[str] | None = None) -> None:
+    """Append `rows`, first dropping existing rows of `replace_cells`; atomic."""
+    old = [r for r in read_rows(path) if not replace_cells or r["cell_id"] not in replace_cells]
+    allrows = old + rows
+    if not allrows:
+        return
+    fields: list[str] = []
+    for r in allrows:
+        fields += [k for k in r if k not in fields]
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields)
+        w.writeheader()
+        for r in allrows:
+            w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in fields})
+    os.replace(tmp, path)

@@ -1,0 +1,106 @@
+"""A share: the slice of a device one process gets, and what the process really got.
+
+On `cpu` a share of p% is a set of ceil(p/100 x cores) cores, applied as CPU affinity and as
+TVM's thread count before the process starts. On `cuda` it is an MPS active-thread percentage
+(see harness.mps). Every process reads back its grant (cores, or SMs) and records it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import platform as _platform
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Share:
+    platform: str  # cpu | cuda
+    pct: float  # in (0, 100]
+
+    @property
+    def label(self) -> str:
+        return f"{self.pct:g}%"
+
+
+@dataclass
+class Grant:
+    """What a process really got: `units` cores (cpu) or SMs (cuda) of `device`."""
+
+    units: int
+    unit: str
+    device: str
+
+
+def available_cores() -> list[int]:
+    return sorted(os.sched_getaffinity(0))
+
+
+def cpu_cores_for(pct: float, cores: list[int] | None = None) -> list[int]:
+    """The first ceil(pct% of the available cores), at least one."""
+    cores = available_cores() if cores is None else sorted(cores)
+    n = max(1, math.ceil(round(pct / 100 * len(cores), 6)))
+    return cores[:n]
+
+
+@dataclass
+class Launch:
+    """How to start a process on a share: extra environment and CPU affinity."""
+
+    env: dict[str, str]
+    cores: list[int] | None  # None: leave affinity alone
+
+
+def launch_for(share: Share, mps_dir: str | None = None, cores: list[int] | None = None) -> Launch:
+    if share.platform == "cpu":
+        picked = cpu_cores_for(share.pct, cores)
+        return Launch({"TVM_NUM_THREADS": str(len(picked))}, picked)
+    if share.platform == "cuda":
+        from harness.mps import client_env
+
+        return Launch(client_env(share.pct, mps_dir), cores)
+    raise ValueError(f"unknown platform {share.platform!r}")
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return _platform.processor() or _platform.machine()
+
+
+@dataclass
+class Placement:
+    """Where a job runs: the platform, its share, and (cuda) the whole device's SM count."""
+
+    platform: str
+    pct: float = 100.0
+    device_id: int = 0
+    total_units: int | None = None  # cuda: SMs of the whole GPU, to check the grant
+
+    def grant(self) -> Grant:
+        """Read back the grant; on cuda, refuse one that does not match the share."""
+        g = read_grant(self.platform, self.device_id)
+        if self.platform == "cuda" and self.total_units:
+            from harness.mps import check_sms
+
+            check_sms(self.pct, g.units, self.total_units)
+        return g
+
+
+def read_grant(platform: str, device_id: int = 0) -> Grant:
+    """Read back, inside the process, what it was granted."""
+    if platform == "cpu":
+        return Grant(len(os.sched_getaffinity(0)), "cores", cpu_name())
+    if platform == "cuda":
+        import tvm
+
+        dev = tvm.cuda(device_id)
+        if not dev.exist:
+            raise RuntimeError(f"CUDA device {device_id} is not visible to this process")
+        return Grant(int(dev.multi_processor_count), "SMs", str(dev.device_name))
+    raise ValueError(f"unknown platform {platform!r}")

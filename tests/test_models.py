@@ -1,0 +1,74 @@
+"""The zoo builds and yields tuning tasks; a user's ONNX file works too."""
+
+import pytest
+
+from harness.config import ConfigError, ModelConf
+from harness.models import ZOO, load
+from harness.target import make_target
+from harness.tasks import extract
+
+# tasks and GFLOPs (2 x MACs, batch 1) of the zoo at default sizes, on the LLVM target
+EXPECTED = {
+    "tiny_mlp": (2, 0.0), "tiny_cnn": (7, 0.003), "resnet18": (26, 3.64), "resnet50": (38, 8.21),
+    "mobilenet_v2": (46, 0.62), "vgg16": (22, 30.97), "bert_base": (14, 22.42),
+}
+
+
+@pytest.fixture(scope="module")
+def target():
+    return make_target("cpu", 2)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_zoo_model_tasks(name, target):
+    m = load(ModelConf(name=name))
+    tasks, infos = extract(m.mod, target)
+    n, gflop = EXPECTED[name]
+    assert len(tasks) == len(infos) == n
+    assert sum(i.flops * i.weight for i in infos) / 1e9 == pytest.approx(gflop, abs=0.01)
+    assert m.args[0].shape[0] == 1
+
+
+def test_batch_and_input_size(target):
+    m = load(ModelConf(name="tiny_cnn", batch=4, input_size=16))
+    assert m.args[0].shape == [4, 3, 16, 16]
+    assert load(ModelConf(name="bert_base")).args[0].dtype == "int32"
+
+
+def test_every_zoo_entry_has_a_config():
+    import os
+
+    from tests.conftest import CONF
+
+    assert set(ZOO) == {f[:-5] for f in os.listdir(os.path.join(CONF, "model"))}
+
+
+def _tiny_onnx(path):
+    onnx = pytest.importorskip("onnx")
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = numpy_helper.from_array(np.random.rand(16, 8).astype("float32"), "w")
+    b = numpy_helper.from_array(np.random.rand(8).astype("float32"), "b")
+    graph = helper.make_graph(
+        [helper.make_node("Gemm", ["x", "w", "b"], ["h"]), helper.make_node("Relu", ["h"], ["y"])],
+        "tiny", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 8])], [w, b])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+
+
+def test_onnx_model(tmp_path, target):
+    path = str(tmp_path / "tiny.onnx")
+    _tiny_onnx(path)
+    m = load(ModelConf(name="onnx", path=path, batch=2))
+    assert m.entry == "main" and m.args[0].shape == [2, 16]
+    tasks, _ = extract(m.mod, target)
+    assert tasks
+
+
+def test_corrupt_onnx_is_a_config_error(tmp_path):
+    pytest.importorskip("onnx")
+    p = tmp_path / "bad.onnx"
+    p.write_bytes(b"not a model")
+    with pytest.raises(ConfigError, match="bad.onnx"):
+        load(ModelConf(name="onnx", path=str(p)))

@@ -1,0 +1,113 @@
+"""The whole pipeline for real on CPU shares: tune -> database -> compile -> cross-infer -> rows.
+
+One sweep is interrupted after its first tuning cell (completed rows must survive, no process
+may linger), resumed to completion, then run again (everything skipped).
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+from harness import results as R
+from harness.config import InferConf, ModelConf, SweepConf, TunerConf
+from harness.experiment import run_sweep
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow
+SHARES = [50, 100]
+
+
+def conf(results, runs, **kw) -> SweepConf:
+    kw = {"tune_shares": SHARES, "infer_shares": SHARES, **kw}
+    return SweepConf(experiment="pipeline", model=ModelConf(name="tiny_mlp"),
+                     tuner=TunerConf(trials=8, trials_per_round=4),
+                     infer=InferConf(warmup=1, number=5, repeats=3),
+                     results_dir=str(results), runs_dir=str(runs), **kw)
+
+
+def interrupt_after_first_tuning(results, runs) -> None:
+    cmd = [sys.executable, "-m", "harness.sweep", "+exp=smoke", "experiment=pipeline", "tuner.trials=8",
+           "tuner.trials_per_round=4", "infer.warmup=1", "infer.number=5", "infer.repeats=3",
+           f"tune_shares={SHARES}", f"infer_shares={SHARES}", f"results_dir={results}", f"runs_dir={runs}"]
+    p = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    tuning = results / "cpu" / "pipeline" / R.TUNING
+    deadline = time.time() + 400
+    while not tuning.exists():
+        assert p.poll() is None and time.time() < deadline, p.stdout.read() if p.poll() is not None else "timeout"
+        time.sleep(0.5)
+    time.sleep(3)  # the second tuning job is now running
+    family = psutil.Process(p.pid).children(recursive=True)
+    assert family, "the sweep should have a worker running"
+    p.send_signal(signal.SIGINT)
+    out, _ = p.communicate(timeout=60)
+    assert p.returncode == 130, out
+    assert "interrupted" in out
+    gone, alive = psutil.wait_procs(family, timeout=15)
+    assert not alive, f"left behind: {alive}"
+    assert len(R.done_cells(str(tuning))) == 1
+
+
+def scheduled_functions(work_dir: str) -> int:
+    """How many fused functions of tiny_mlp the tuning database schedules when compiling."""
+    import tvm
+    from tvm.relax.transform import MetaScheduleApplyDatabase
+    from tvm.s_tir import meta_schedule as ms
+
+    from harness.models import load
+    from harness.target import make_target
+    from harness.tasks import fuse
+
+    target = make_target("cpu", 1)
+    fused = fuse(load(ModelConf(name="tiny_mlp")).mod, target)
+    db = ms.database.JSONDatabase(work_dir=work_dir)
+    assert len(db) > 0
+    with target, db, tvm.transform.PassContext(opt_level=3):
+        applied = MetaScheduleApplyDatabase()(fused)
+    return sum(1 for _, f in applied.functions.items()
+               if isinstance(f, tvm.tirx.PrimFunc) and f.attrs and f.attrs.get("tirx.is_scheduled"))
+
+
+def test_sweep_interrupt_resume_and_skip(dirs):
+    results, runs = dirs
+    interrupt_after_first_tuning(results, runs)
+    out = results / "cpu" / "pipeline"
+    assert not [f for f in os.listdir(out) if ".tmp" in f]
+
+    summary = run_sweep(conf(results, runs))
+    first = "tiny_mlp-b1-"
+    assert not any(c.endswith("tune50") for c in summary.ran), "completed tuning cell was redone"
+    assert any(c.endswith("tune100") for c in summary.ran)
+
+    tuning = R.read_rows(str(out / R.TUNING))
+    assert sorted(float(r["tune_share"]) for r in tuning) == SHARES
+    assert {int(r["tune_units"]) for r in tuning} == {1, len(os.sched_getaffinity(0))} or len(os.sched_getaffinity(0)) == 1
+    for r in tuning:
+        assert int(r["trials_done"]) >= 8 and float(r["wall_s"]) > 0
+
+    inf = R.read_rows(str(out / R.INFERENCE))
+    pairs = {(r["tune_share"], r["infer_share"]) for r in inf}
+    assert pairs == {(t, i) for t in ["50.0", "100.0", ""] for i in ["50.0", "100.0"]}
+    for r in inf:
+        assert float(r["latency_ms"]) > 0 and r["device"] and r["tvm_version"] and r["git_commit"]
+    assert len(inf) == 6 * 3
+
+    for r in R.read_rows(str(out / R.PHASES)):
+        assert r["phase"] in {"search", "build", "measure", "cost_model", "other", "total"}
+    assert R.read_rows(str(out / R.ROUNDS)) and R.read_rows(str(out / R.TASKS))
+
+    tune_dir = runs / "cpu" / "pipeline" / next(r["cell_id"] for r in tuning if r["tune_share"] == "100.0")
+    assert scheduled_functions(str(tune_dir)) >= 1
+    assert first in tune_dir.name
+
+    again = run_sweep(conf(results, runs))
+    assert again.ran == [] and len(again.skipped) == 2 + 6
+    assert len(R.read_rows(str(out / R.INFERENCE))) == 6 * 3
+
+    redo = run_sweep(conf(results, runs, tune_shares=[100], infer_shares=[100], untuned=False, rerun=True))
+    assert len(redo.ran) == 2
+    assert len(R.read_rows(str(out / R.INFERENCE))) == 6 * 3  # replaced, not duplicated

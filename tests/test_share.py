@@ -1,0 +1,53 @@
+"""Shares on the CPU: core sets, and what a child process really sees."""
+
+import json
+import os
+import sys
+
+import pytest
+
+from harness.proc import spawn
+from harness.share import Share, cpu_cores_for, launch_for, read_grant
+
+
+def test_core_set_size():
+    cores = list(range(8))
+    assert cpu_cores_for(100, cores) == cores
+    assert cpu_cores_for(50, cores) == [0, 1, 2, 3]
+    assert cpu_cores_for(25, cores) == [0, 1]
+    assert cpu_cores_for(10, cores) == [0]  # ceil(0.8)
+    assert cpu_cores_for(1, cores) == [0]  # never zero cores
+    assert cpu_cores_for(30, [5, 3, 9]) == [3]
+
+
+def test_launch_sets_threads_and_affinity():
+    launch = launch_for(Share("cpu", 50), cores=[0, 1, 2, 3])
+    assert launch.cores == [0, 1]
+    assert launch.env["TVM_NUM_THREADS"] == "2"
+
+
+def test_cuda_launch_sets_mps_percentage():
+    env = launch_for(Share("cuda", 25), mps_dir="/tmp/x").env
+    assert env["CUDA_MPS_ACTIVE_THREAD_PERCENTAGE"] == "25"
+    assert env["CUDA_MPS_PIPE_DIRECTORY"] == "/tmp/x/pipe"
+
+
+@pytest.mark.parametrize("pct", [50, 100])
+def test_child_sees_the_cores_it_was_given(tmp_path, pct):
+    avail = sorted(os.sched_getaffinity(0))
+    want = cpu_cores_for(pct, avail)
+    out = tmp_path / "out.json"
+    code = ("import json, os, sys; from harness.share import read_grant; g = read_grant('cpu'); "
+            "json.dump({'aff': sorted(os.sched_getaffinity(0)), 'units': g.units, "
+            "'threads': os.environ['TVM_NUM_THREADS']}, open(sys.argv[1], 'w'))")
+    p = spawn([sys.executable, "-c", code, str(out)], Share("cpu", pct), str(tmp_path / "child.log"))
+    assert p.wait(60) == 0, (tmp_path / "child.log").read_text()
+    seen = json.loads(out.read_text())
+    assert seen["aff"] == want
+    assert seen["units"] == len(want)
+    assert seen["threads"] == str(len(want))
+
+
+def test_grant_in_this_process():
+    g = read_grant("cpu")
+    assert g.unit == "cores" and g.units == len(os.sched_getaffinity(0)) and g.device
