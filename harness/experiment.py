@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from harness import results as R
 from harness.cells import InferCell, Plan, TuneCell, plan
 from harness.config import SweepConf, tuner_fingerprint
-from harness.infer import InferJob, InferResult
+from harness.infer import InferItem, InferJob, InferResult
 from harness.monitor import Sampler
 from harness.proc import kill_all, run_job
 from harness.records import read_json
@@ -138,23 +138,25 @@ class Runner:
         self.summary.ran.append(cell.id)
         return art
 
-    def infer(self, cell: InferCell, source: TuneCell, art: Artifact) -> None:
+    def infer(self, share: Share, cells: list[tuple[InferCell, TuneCell, Artifact]]) -> None:
+        """Measure every model of `cells` in one process on `share`."""
         cfg = self.cfg
-        what = f"tuned at {cell.tune.share.label}" if cell.tune else "untuned"
-        self._step(f"infer {cfg.model.name} {what} at {cell.share.label}")
-        job = InferJob(self.place(cell.share), cfg.model, art.path, art.entry, cfg.infer, cfg.tuner.seed)
-        log_path = os.path.join(self.plan.run_dir, "infer", f"{cell.id}.log")
-        res: InferResult = run_job("infer", job, InferResult, cell.share, log_path, cfg.platform.mps_dir)
-        tune_units = None
-        if cell.tune is not None:
-            tres = read_json(os.path.join(source.work_dir, "tune.result.json"), TuneResult)
-            tune_units = tres.grant.units
+        self._step(f"infer {cfg.model.name}: {len(cells)} model(s) at {share.label}")
+        items = [InferItem(c.id, a.path, a.entry) for c, _, a in cells]
+        job = InferJob(self.place(share), cfg.model, items, cfg.infer, cfg.tuner.seed)
+        log_path = os.path.join(self.plan.run_dir, "infer", f"{cells[0][0].id}.log")
+        res: InferResult = run_job("infer", job, InferResult, share, log_path, cfg.platform.mps_dir)
         ctx = _context(cfg, res.grant.device, res.tvm_version, self.commit)
-        rows = [R.flatten(ctx, R.InferRow(cell.id, source.id, cell.tune.share.pct if cell.tune else None,
-                                          tune_units, cell.share.pct, res.grant.units, res.grant.unit, i, ms))
-                for i, ms in enumerate(res.latencies_ms)]
-        self._save(R.INFERENCE, rows, cell.id)
-        self.summary.ran.append(cell.id)
+        for (cell, source, _), m in zip(cells, res.measured):
+            tune_units = None
+            if cell.tune is not None:
+                tune_units = read_json(os.path.join(source.work_dir, "tune.result.json"), TuneResult).grant.units
+            rows = [R.flatten(ctx, R.InferRow(cell.id, source.id, cell.tune.share.pct if cell.tune else None,
+                                              tune_units, share.pct, res.grant.units, res.grant.unit, i, ms))
+                    for i, ms in enumerate(m.latencies_ms)]
+            self._save(R.INFERENCE, rows, cell.id)
+            self.summary.ran.append(cell.id)
+            self._advance()
 
     def pending(self) -> tuple[list[TuneCell], list[InferCell]]:
         rerun = self.cfg.rerun
@@ -211,13 +213,15 @@ class Runner:
             self.progress.refresh()
         arts: dict[str, Artifact] = {}
         self._tune_all(tune, arts)
+        by_share: dict[Share, list] = {}
         for cell in infer:
             source = cell.tune or self.plan.untuned
             art = arts.get(source.id) or _artifact(source)
             if art is None:  # untuned reference not compiled yet (tuned ones were redone above)
                 art = arts[source.id] = self.compile_untuned(source)
-            self.infer(cell, source, art)
-            self._advance()
+            by_share.setdefault(cell.share, []).append((cell, source, art))
+        for share, cells in by_share.items():
+            self.infer(share, cells)
         return self.summary
 
 

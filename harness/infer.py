@@ -10,11 +10,25 @@ from harness.share import Grant, Placement
 
 
 @dataclass
-class InferJob:
-    place: Placement
-    model: ModelConf
+class InferItem:
+    cell_id: str
     artifact: str  # model.so from the compile step
     entry: str
+
+
+@dataclass
+class Measured:
+    cell_id: str
+    latencies_ms: list[float]  # one per repeat
+
+
+@dataclass
+class InferJob:
+    """Measure several compiled models in one process on one share (one TVM start-up)."""
+
+    place: Placement
+    model: ModelConf
+    items: list[InferItem]
     infer: InferConf
     seed: int = 0
 
@@ -23,7 +37,7 @@ class InferJob:
 class InferResult:
     grant: Grant
     tvm_version: str
-    latencies_ms: list[float]  # one per repeat
+    measured: list[Measured]
 
 
 def random_args(args: list[TensorSpec], dev, seed: int):
@@ -50,12 +64,15 @@ def run(job: InferJob) -> InferResult:
 
     grant = job.place.grant()
     dev = tvm_device(job.place.platform, job.place.device_id)
-    vm = relax.VirtualMachine(tvm.runtime.load_module(job.artifact), dev)
     args = random_args(load(job.model).args, dev, job.seed)
-    for _ in range(job.infer.warmup):
-        vm[job.entry](*args)
-    dev.sync()
-    timer = vm.time_evaluator(job.entry, dev, number=job.infer.number, repeat=job.infer.repeats,
-                              min_repeat_ms=job.infer.min_repeat_ms)
-    res = timer(*args)
-    return InferResult(grant, tvm.__version__, [1e3 * float(r) for r in res.results])
+    conf = job.infer
+    measured = []
+    for item in job.items:
+        vm = relax.VirtualMachine(tvm.runtime.load_module(item.artifact), dev)
+        for _ in range(conf.warmup):
+            vm[item.entry](*args)
+        dev.sync()
+        timer = vm.time_evaluator(item.entry, dev, number=conf.number, repeat=conf.repeats,
+                                  min_repeat_ms=conf.min_repeat_ms)
+        measured.append(Measured(item.cell_id, [1e3 * float(r) for r in timer(*args).results]))
+    return InferResult(grant, tvm.__version__, measured)

@@ -102,6 +102,9 @@ class InferRow:
 
 
 def git_commit(cwd: str | None = None) -> str:
+    """HEAD of the checkout, or SLICETUNE_GIT_COMMIT where the tree travels without .git."""
+    if os.environ.get("SLICETUNE_GIT_COMMIT"):
+        return os.environ["SLICETUNE_GIT_COMMIT"]
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=cwd, capture_output=True,
                              text=True, timeout=10)
