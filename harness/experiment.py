@@ -107,13 +107,15 @@ class Runner:
     def tune(self, cell: TuneCell) -> Artifact:
         cfg = self.cfg
         self._step(f"tune {cfg.model.name} at {cell.share.label}")
-        tuner = cfg.tuner
-        if cfg.parallel_tuning > 1 and not tuner.builder_workers:  # split the cores between runs
-            n = max(1, len(os.sched_getaffinity(0)) // cfg.parallel_tuning)
-            tuner = dataclasses.replace(tuner, builder_workers=n)
+        tuner, threads = cfg.tuner, 0
+        if cfg.parallel_tuning > 1:  # split the cores between runs: builders and search threads
+            threads = max(1, len(os.sched_getaffinity(0)) // cfg.parallel_tuning)
+            if not tuner.builder_workers:
+                tuner = dataclasses.replace(tuner, builder_workers=threads)
         job = TuneJob(
             place=self.place(cell.share), model=cfg.model, tuner=tuner, work_dir=cell.work_dir,
-            builder_timeout_s=cfg.tuner.builder_timeout_s or cfg.platform.builder_timeout_s)
+            builder_timeout_s=cfg.tuner.builder_timeout_s or cfg.platform.builder_timeout_s,
+            search_threads=threads)
         os.makedirs(cell.work_dir, exist_ok=True)
         timeline = os.path.join(cell.work_dir, "timeline.csv")
         with Sampler(timeline, cfg.platform.name, cfg.platform.device_id):

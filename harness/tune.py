@@ -39,6 +39,7 @@ class TuneJob:
     tuner: TunerConf
     work_dir: str
     builder_timeout_s: float  # resolved: tuner's, else the platform's
+    search_threads: int = 0  # cuda: search threads (0: all cores); cpu: the share's cores
     compile: bool = True  # also compile the model from the database into work_dir/model.so
 
 
@@ -205,7 +206,7 @@ def run(job: TuneJob) -> TuneResult:
     )
     contexts, weights = extracted_tasks_to_tune_contexts(
         extracted, job.work_dir, strategy=t.search, seed=t.seed,
-        num_threads=grant.units if place.platform == "cpu" else "physical")
+        num_threads=grant.units if place.platform == "cpu" else (job.search_threads or "physical"))
     t1 = time.perf_counter()
     logger = _round_logger([c.task_name for c in contexts], weights, t1, t.trials_per_round)
     try:
