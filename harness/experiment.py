@@ -62,6 +62,11 @@ def _tune_rows(ctx: R.Context, cell: TuneCell, res: TuneResult) -> dict[str, lis
     }
 
 
+def _has_database(cell: TuneCell) -> bool:
+    return all(os.path.exists(os.path.join(cell.work_dir, f))
+               for f in ("database_tuning_record.json", "database_workload.json", "tune.result.json"))
+
+
 def _artifact(cell: TuneCell) -> Artifact | None:
     """The compiled model a finished tuning/compile cell left in its work dir, if any."""
     for name, cls in (("tune.result.json", TuneResult), ("compile.result.json", Artifact)):
@@ -131,10 +136,12 @@ class Runner:
                  res.grant.units, res.grant.unit)
         return res.artifact
 
-    def compile_untuned(self, cell: TuneCell) -> Artifact:
+    def compile(self, cell: TuneCell, tuned: bool) -> Artifact:
+        """Compile the untuned reference, or a tuned model again from its database (e.g. a
+        sweep resumed on another machine, with the databases brought along)."""
         cfg = self.cfg
-        self._step(f"compile {cfg.model.name} untuned")
-        job = CompileJob(self.place(cell.share), cfg.model, cell.work_dir)
+        self._step(f"compile {cfg.model.name} " + (f"from the database tuned at {cell.share.label}" if tuned else "untuned"))
+        job = CompileJob(self.place(cell.share), cfg.model, cell.work_dir, cell.work_dir if tuned else None)
         art = run_job("compile", job, Artifact, cell.share, os.path.join(cell.work_dir, "compile.log"),
                       cfg.platform.mps_dir)
         self.summary.ran.append(cell.id)
@@ -167,7 +174,8 @@ class Runner:
         infer = [c for c in self.plan.infer if rerun or c.id not in done_i]
         needed = {(c.tune or self.plan.untuned).id for c in infer}
         tune = [c for c in self.plan.tune
-                if rerun or c.id not in done_t or (c.id in needed and _artifact(c) is None)]
+                if rerun or c.id not in done_t
+                or (c.id in needed and _artifact(c) is None and not _has_database(c))]
         return tune, infer
 
     def run(self) -> Summary:
@@ -219,8 +227,8 @@ class Runner:
         for cell in infer:
             source = cell.tune or self.plan.untuned
             art = arts.get(source.id) or _artifact(source)
-            if art is None:  # untuned reference not compiled yet (tuned ones were redone above)
-                art = arts[source.id] = self.compile_untuned(source)
+            if art is None:  # not compiled yet, or compiled on another machine
+                art = arts[source.id] = self.compile(source, tuned=cell.tune is not None)
             by_share.setdefault(cell.share, []).append((cell, source, art))
         for share, cells in by_share.items():
             self.infer(share, cells)

@@ -45,11 +45,12 @@ class TuneJob:
 
 @dataclass
 class CompileJob:
-    """Compile without tuning: TVM's default schedules (the untuned reference)."""
+    """Compile a model: from a finished tuning run's database, or untuned (default schedules)."""
 
     place: Placement
     model: ModelConf
     work_dir: str
+    database_dir: str | None = None  # compile with this tuning database (None: untuned)
 
 
 @dataclass
@@ -175,8 +176,11 @@ def compile_model(place: Placement, model_conf: ModelConf, work_dir: str, databa
 
 
 def run_compile(job: CompileJob) -> Artifact:
+    from tvm.s_tir import meta_schedule as ms
+
     os.makedirs(job.work_dir, exist_ok=True)
-    return compile_model(job.place, job.model, job.work_dir)
+    db = ms.database.JSONDatabase(work_dir=job.database_dir) if job.database_dir else None
+    return compile_model(job.place, job.model, job.work_dir, db)
 
 
 def run(job: TuneJob) -> TuneResult:
