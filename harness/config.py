@@ -55,6 +55,9 @@ class TunerConf:
     runner_timeout_s: float = 30.0
     cost_model: str = "xgb"
     search: str = "evolutionary"
+    # evolutionary search effort (MetaSchedule's defaults: 512, 4); smaller is cheaper per round
+    population: int = 512
+    genetic_iters: int = 4
     seed: int = 0
 
 
@@ -82,9 +85,15 @@ class SweepConf:
     runs_dir: str = "runs"
 
 
+# settings added after results were first recorded: hashed only when changed, so existing
+# cells keep their identity
+_LATER_DEFAULTS = {"population": 512, "genetic_iters": 4}
+
+
 def tuner_fingerprint(tuner: TunerConf) -> str:
     """Short stable hash of the tuner settings; part of every tuning cell's identity."""
-    blob = json.dumps(asdict(tuner), sort_keys=True).encode()
+    d = {k: v for k, v in asdict(tuner).items() if _LATER_DEFAULTS.get(k, object()) != v}
+    blob = json.dumps(d, sort_keys=True).encode()
     return hashlib.sha1(blob).hexdigest()[:8]
 
 
@@ -127,6 +136,8 @@ def validate(cfg: SweepConf) -> None:
     _one_of("tuner.builder", t.builder, BUILDERS)
     _one_of("tuner.cost_model", t.cost_model, COST_MODELS)
     _one_of("tuner.search", t.search, SEARCH_STRATEGIES)
+    _positive("tuner.population", t.population)
+    _positive("tuner.genetic_iters", t.genetic_iters)
     _positive("parallel_tuning", cfg.parallel_tuning)
     i = cfg.infer
     _positive("infer.warmup", i.warmup, allow_zero=True)

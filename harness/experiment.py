@@ -41,7 +41,7 @@ def _context(cfg: SweepConf, device: str, tvm_version: str, commit: str) -> R.Co
     return R.Context(
         exp=cfg.experiment, platform=cfg.platform.name, device=device, model=cfg.model.name,
         batch=cfg.model.batch, trials=t.trials, trials_per_round=t.trials_per_round,
-        builder=t.builder, cost_model=t.cost_model, search=t.search, tuner_fp=tuner_fingerprint(t),
+        builder=t.builder, cost_model=t.cost_model, search=t.search, population=t.population, tuner_fp=tuner_fingerprint(t),
         tvm_version=tvm_version, git_commit=commit, timestamp=R.now())
 
 

@@ -36,6 +36,7 @@ class Context:
     builder: str
     cost_model: str
     search: str
+    population: int
     tuner_fp: str
     tvm_version: str
     git_commit: str

@@ -208,8 +208,11 @@ def run(job: TuneJob) -> TuneResult:
         timeout_sec=t.runner_timeout_s,
         evaluator_config=EvaluatorConfig(enable_cpu_cache_flush=False),
     )
+    strategy = t.search
+    if t.search == "evolutionary":
+        strategy = ms.search_strategy.EvolutionarySearch(population_size=t.population, genetic_num_iters=t.genetic_iters)
     contexts, weights = extracted_tasks_to_tune_contexts(
-        extracted, job.work_dir, strategy=t.search, seed=t.seed,
+        extracted, job.work_dir, strategy=strategy, seed=t.seed,
         num_threads=grant.units if place.platform == "cpu" else (job.search_threads or "physical"))
     t1 = time.perf_counter()
     logger = _round_logger([c.task_name for c in contexts], weights, t1, t.trials_per_round)
