@@ -141,8 +141,9 @@ def make_all(root: str = "results") -> list[str]:
         if inf is not None and len(inf):
             for (model, batch), g in inf.groupby(["model", "batch"]):
                 dev = g["device"].iloc[0]
-                title = (f"{exp}: {model} (batch {batch}) on {dev}\nmedian latency / best tuned model "
-                         f"at each inference share")
+                trials = "/".join(str(t) for t in sorted(g["trials"].unique())) if "trials" in g else "?"
+                title = (f"{exp}: {model} (batch {batch}) on {dev}, {trials} trials per tuning run\n"
+                         f"median latency / best tuned model at each inference share")
                 save(heatmap(g, title), f"{exp}_{model}_b{batch}_heatmap.png")
         if phases is not None and len(phases):
             dev = phases["device"].iloc[0]

@@ -52,12 +52,12 @@ def _tune_rows(ctx: R.Context, cell: TuneCell, res: TuneResult) -> dict[str, lis
                      res.extract_s, res.wall_s, res.artifact.compile_s if res.artifact else 0.0, final)
     phases = [R.PhaseRow(cell.id, share, k, "total" if k == "Total" else phase_of(k), v)
               for k, v in sorted(res.profile.items())]
-    rounds = [R.RoundRow(cell.id, share, **vars(r)) for r in res.rounds]
+    key = R.CellKey(cell.id, share)
     tasks = [R.TaskRow(cell.id, share, t.name, t.flops, t.weight) for t in res.tasks]
     return {
         R.TUNING: [R.flatten(ctx, tune)],
         R.PHASES: [R.flatten(ctx, r) for r in phases],
-        R.ROUNDS: [R.flatten(ctx, r) for r in rounds],
+        R.ROUNDS: [R.flatten(ctx, key, r) for r in res.rounds],
         R.TASKS: [R.flatten(ctx, r) for r in tasks],
     }
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 # file names under results/<platform>/<exp>/
 TUNING = "tuning.csv"  # one row per tuning run
 PHASES = "tuning_phases.csv"  # one row per (tuning run, profiler scope)
-ROUNDS = "tuning_rounds.csv"  # one row per (tuning run, measured round)
+ROUNDS = "tuning_rounds.csv"  # one row per (tuning run, measured round): CellKey + tune.RoundRecord
 TASKS = "tasks.csv"  # one row per (tuning run, task)
 INFERENCE = "inference.csv"  # one row per measured repeat
 
@@ -67,17 +67,11 @@ class PhaseRow:
 
 
 @dataclass
-class RoundRow:
+class CellKey:
+    """Leading columns of rows whose measurement is a record of another module."""
+
     cell_id: str
     tune_share: float
-    round: int
-    task: str
-    elapsed_s: float
-    trials_done: int
-    candidates: int
-    valid: int
-    round_best_ms: float | None
-    est_model_ms: float | None
 
 
 @dataclass
@@ -118,8 +112,12 @@ def now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
-def flatten(ctx: Context, row) -> dict:
-    return {**dataclasses.asdict(ctx), **dataclasses.asdict(row)}
+def flatten(ctx: Context, *parts) -> dict:
+    """One CSV row: the context columns, then each record's fields in order."""
+    out = dataclasses.asdict(ctx)
+    for part in parts:
+        out.update(dataclasses.asdict(part))
+    return out
 
 
 def read_rows(path: str) -> list[dict]:
