@@ -194,6 +194,10 @@ def run(job: TuneJob) -> TuneResult:
     from harness.target import make_target
 
     os.makedirs(job.work_dir, exist_ok=True)
+    for stale in ("database_tuning_record.json", "database_workload.json"):
+        # an interrupted earlier attempt: JSONDatabase would append to it
+        if os.path.exists(os.path.join(job.work_dir, stale)):
+            os.remove(os.path.join(job.work_dir, stale))
     place = job.place
     grant = place.grant()
     target = make_target(place.platform, grant.units, place.device_id)

@@ -52,8 +52,8 @@ def interrupt_after_first_tuning(results, runs) -> None:
     assert len(R.done_cells(str(tuning))) == 1
 
 
-def scheduled_functions(work_dir: str) -> int:
-    """How many fused functions of tiny_mlp the tuning database schedules when compiling."""
+def scheduled_functions(work_dir: str) -> tuple[int, int]:
+    """(fused functions of tiny_mlp the tuning database schedules when compiling, its records)."""
     import tvm
     from tvm.relax.transform import MetaScheduleApplyDatabase
     from tvm.s_tir import meta_schedule as ms
@@ -68,8 +68,9 @@ def scheduled_functions(work_dir: str) -> int:
     assert len(db) > 0
     with target, db, tvm.transform.PassContext(opt_level=3):
         applied = MetaScheduleApplyDatabase()(fused)
-    return sum(1 for _, f in applied.functions.items()
-               if isinstance(f, tvm.tirx.PrimFunc) and f.attrs and f.attrs.get("tirx.is_scheduled"))
+    n = sum(1 for _, f in applied.functions.items()
+            if isinstance(f, tvm.tirx.PrimFunc) and f.attrs and f.attrs.get("tirx.is_scheduled"))
+    return n, len(db)
 
 
 def test_sweep_interrupt_resume_and_skip(dirs):
@@ -100,8 +101,12 @@ def test_sweep_interrupt_resume_and_skip(dirs):
         assert r["phase"] in {"search", "build", "measure", "cost_model", "other", "total"}
     assert R.read_rows(str(out / R.ROUNDS)) and R.read_rows(str(out / R.TASKS))
 
-    tune_dir = runs / "cpu" / "pipeline" / next(r["cell_id"] for r in tuning if r["tune_share"] == "100.0")
-    assert scheduled_functions(str(tune_dir)) >= 1
+    row100 = next(r for r in tuning if r["tune_share"] == "100.0")
+    tune_dir = runs / "cpu" / "pipeline" / row100["cell_id"]
+    scheduled, records = scheduled_functions(str(tune_dir))
+    assert scheduled >= 1
+    # the interrupted attempt's partial database was not carried into the resumed run
+    assert records == int(row100["trials_done"])
     assert first in tune_dir.name
 
     again = run_sweep(conf(results, runs))

@@ -1,0 +1,38 @@
+"""The tuning server pool: a real TVM RPC tracker and real servers on loopback, on CPU shares."""
+
+import os
+import signal
+import time
+
+import psutil
+import pytest
+
+from harness.servers import PoolError, ServerPool, plan_servers, server_key
+from harness.share import Share
+
+
+def test_keys_and_placement():
+    specs = plan_servers([Share("cuda", 50), Share("cuda", 50), Share("cuda", 25)], devices=[0, 1])
+    assert [(s.key, s.device_id) for s in specs] == [("cuda0-50pct", 0), ("cuda1-50pct", 1), ("cuda0-25pct", 0)]
+    assert server_key(Share("cpu", 100), 0) == "cpu0-100pct"
+
+
+def test_empty_pool_is_refused(tmp_path):
+    with pytest.raises(PoolError):
+        ServerPool([], str(tmp_path))
+
+
+def test_pool_registers_restarts_and_cleans_up(tmp_path):
+    with ServerPool([Share("cpu", 50), Share("cpu", 50)], str(tmp_path)) as pool:
+        assert pool.registered() == {"cpu0-50pct": 2}
+        affinity = {len(psutil.Process(pid).cpu_affinity()) for pid in pool.pids()[:2]}
+        assert affinity == {max(1, (len(os.sched_getaffinity(0)) + 1) // 2)}
+        os.killpg(pool.pids()[0], signal.SIGKILL)  # a server dies mid-run
+        deadline = time.time() + 10
+        while pool.dead() != [0] and time.time() < deadline:
+            time.sleep(0.1)
+        assert pool.restart_dead() == [0]
+        assert pool.registered() == {"cpu0-50pct": 2}
+        everything = pool.pids()
+    gone, alive = psutil.wait_procs([psutil.Process(p) for p in everything if psutil.pid_exists(p)], timeout=10)
+    assert not alive
