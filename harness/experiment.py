@@ -130,7 +130,9 @@ class Runner:
         for name, rows in _tune_rows(ctx, cell, res).items():
             self._save(name, rows, cell.id)
         os.makedirs(self._out("timelines"), exist_ok=True)
-        shutil.copyfile(timeline, self._out(os.path.join("timelines", f"{cell.id}.csv")))
+        dest = self._out(os.path.join("timelines", f"{cell.id}.csv"))
+        shutil.copyfile(timeline, dest + ".tmp")
+        os.replace(dest + ".tmp", dest)
         self.summary.ran.append(cell.id)
         log.info("tuned %s: %d trials in %.1f s on %d %s", cell.id, res.trials_done, res.wall_s,
                  res.grant.units, res.grant.unit)

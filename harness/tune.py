@@ -33,6 +33,17 @@ def phase_of(scope: str) -> str:
 
 
 @dataclass
+class RPCTarget:
+    """Measure on a server pool's RPC servers (harness.servers) instead of locally."""
+
+    host: str
+    port: int
+    key: str
+    servers: int = 1  # runner workers: one session per server
+    session_timeout_s: float = 60.0
+
+
+@dataclass
 class TuneJob:
     place: Placement
     model: ModelConf
@@ -40,6 +51,8 @@ class TuneJob:
     work_dir: str
     builder_timeout_s: float  # resolved: tuner's, else the platform's
     search_threads: int = 0  # cuda: search threads (0: all cores); cpu: the share's cores
+    tasks: list[str] | None = None  # tune only these tasks (a shard); None: all
+    rpc: RPCTarget | None = None  # None: measure with a local runner on this process's share
     compile: bool = True  # also compile the model from the database into work_dir/model.so
 
 
@@ -205,13 +218,20 @@ def run(job: TuneJob) -> TuneResult:
     t0 = time.perf_counter()
     model = load(job.model)
     extracted, infos = task_mod.extract(model.mod, target)
+    if job.tasks is not None:
+        keep = set(job.tasks)
+        extracted = [e for e in extracted if e.task_name in keep]
+        infos = [i for i in infos if i.name in keep]
     extract_s = time.perf_counter() - t0
     workers = t.builder_workers or (grant.units if place.platform == "cpu" else len(os.sched_getaffinity(0)))
     builder = make_builder(t.builder, workers, job.builder_timeout_s)
-    runner = ms.runner.LocalRunner(
-        timeout_sec=t.runner_timeout_s,
-        evaluator_config=EvaluatorConfig(enable_cpu_cache_flush=False),
-    )
+    evaluator = EvaluatorConfig(enable_cpu_cache_flush=False)
+    if job.rpc is not None:
+        rpc = ms.runner.RPCConfig(tracker_host=job.rpc.host, tracker_port=job.rpc.port, tracker_key=job.rpc.key,
+                                  session_timeout_sec=job.rpc.session_timeout_s)
+        runner = ms.runner.RPCRunner(rpc, evaluator, max_workers=job.rpc.servers)
+    else:
+        runner = ms.runner.LocalRunner(timeout_sec=t.runner_timeout_s, evaluator_config=evaluator)
     strategy = t.search
     if t.search == "evolutionary":
         strategy = ms.search_strategy.EvolutionarySearch(population_size=t.population, genetic_num_iters=t.genetic_iters)
