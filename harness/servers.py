@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 
 from harness.proc import kill_group, spawn
-from harness.share import Share
+from harness.share import Share, partition_cores
 
 
 class PoolError(RuntimeError):
@@ -58,6 +58,8 @@ class ServerPool:
         self.port = 0
         self._tracker = None
         self._servers: dict[int, object] = {}  # spec index -> Popen
+        # cpu: side by side servers get disjoint core sets (on cuda, MPS splits the SMs)
+        self._cores = partition_cores([s.share.pct for s in self.specs]) if shares[0].platform == "cpu" else None
 
     @property
     def tracker(self) -> tuple[str, int]:
@@ -74,7 +76,8 @@ class ServerPool:
                 "--port-end", str(port + 1), "--tracker", f"{self.host}:{self.port}", "--key", spec.key]
         env = {"CUDA_VISIBLE_DEVICES": str(spec.device_id)} if spec.share.platform == "cuda" else None
         log = os.path.join(self.log_dir, f"server{i}-{spec.key}.log")
-        self._servers[i] = spawn(argv, spec.share, log, self.mps_dir, extra_env=env)
+        cores = self._cores[i] if self._cores else None
+        self._servers[i] = spawn(argv, spec.share, log, self.mps_dir, cores=cores, extra_env=env)
 
     def start(self) -> ServerPool:
         os.makedirs(self.log_dir, exist_ok=True)

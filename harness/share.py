@@ -43,6 +43,18 @@ def cpu_cores_for(pct: float, cores: list[int] | None = None) -> list[int]:
     return cores[:n]
 
 
+def partition_cores(pcts: list[float], cores: list[int] | None = None) -> list[list[int]]:
+    """Disjoint core sets for processes running side by side, one per share, in order; when
+    the shares add up to more than the cores, the sets wrap around and overlap."""
+    cores = available_cores() if cores is None else sorted(cores)
+    out, start = [], 0
+    for pct in pcts:
+        n = len(cpu_cores_for(pct, cores))
+        out.append([cores[(start + j) % len(cores)] for j in range(n)])
+        start += n
+    return out
+
+
 @dataclass
 class Launch:
     """How to start a process on a share: extra environment and CPU affinity."""
@@ -52,8 +64,10 @@ class Launch:
 
 
 def launch_for(share: Share, mps_dir: str | None = None, cores: list[int] | None = None) -> Launch:
+    """`cores`: the exact cores to run on (e.g. from partition_cores); None: the share's
+    first cores on cpu, all of them on cuda."""
     if share.platform == "cpu":
-        picked = cpu_cores_for(share.pct, cores)
+        picked = sorted(cores) if cores else cpu_cores_for(share.pct)
         return Launch({"TVM_NUM_THREADS": str(len(picked))}, picked)
     if share.platform == "cuda":
         from harness.mps import client_env

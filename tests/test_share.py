@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from harness.proc import spawn
-from harness.share import Share, cpu_cores_for, launch_for, read_grant
+from harness.share import Share, cpu_cores_for, launch_for, partition_cores, read_grant
 
 
 def test_core_set_size():
@@ -21,9 +21,17 @@ def test_core_set_size():
 
 
 def test_launch_sets_threads_and_affinity():
-    launch = launch_for(Share("cpu", 50), cores=[0, 1, 2, 3])
-    assert launch.cores == [0, 1]
+    launch = launch_for(Share("cpu", 50), cores=[3, 2])
+    assert launch.cores == [2, 3]
     assert launch.env["TVM_NUM_THREADS"] == "2"
+    assert launch_for(Share("cpu", 100)).cores == sorted(os.sched_getaffinity(0))
+
+
+def test_side_by_side_shares_get_disjoint_cores():
+    assert partition_cores([50, 50], list(range(8))) == [[0, 1, 2, 3], [4, 5, 6, 7]]
+    assert partition_cores([25, 25, 50], list(range(8))) == [[0, 1], [2, 3], [4, 5, 6, 7]]
+    assert partition_cores([50, 50], [0, 1]) == [[0], [1]]
+    assert partition_cores([100, 50], [0, 1]) == [[0, 1], [0]]  # over-subscribed: wraps
 
 
 def test_cuda_launch_sets_mps_percentage():
