@@ -8,12 +8,11 @@ import time
 import pytest
 
 from harness.config import ModelConf, TunerConf
-from harness.proc import run_job
 from harness.servers import ServerPool
-from harness.shard import merge_databases, split
+from harness.shard import split
 from harness.share import Placement, Share
+from harness.slicetune import split_budget, tune_sharded
 from harness.tasks import TaskInfo
-from harness.tune import RPCTarget, TuneJob, TuneResult
 
 
 def test_lpt_split_balances_cost():
@@ -35,6 +34,12 @@ def test_round_robin_and_bad_input():
         split(tasks, 2, "random")
 
 
+def test_budget_split_keeps_the_total():
+    assert split_budget(100, [["a", "b", "c"], ["d"]]) == [75, 25]
+    assert split_budget(10, [["a"], ["b"], ["c"]]) == [3, 3, 4]
+    assert sum(split_budget(7, [["a"]] * 5)) >= 7
+
+
 @pytest.mark.slow
 def test_two_clients_two_servers_survive_a_dead_server(tmp_path):
     from tvm.s_tir import meta_schedule as ms
@@ -47,36 +52,26 @@ def test_two_clients_two_servers_survive_a_dead_server(tmp_path):
     model = ModelConf(name="tiny_mlp")
     target = make_target("cpu", 1)
     extracted, infos = extract(load(model).mod, target)
-    shards = split(infos, 2)
-    assert all(shards)
     with ServerPool([Share("cpu", 50), Share("cpu", 50)], str(tmp_path / "pool")) as pool:
-        host, port = pool.tracker
-        rpc = RPCTarget(host, port, pool.keys[0], servers=2, session_timeout_s=30)
-        dirs = [str(tmp_path / f"client{i}") for i in range(2)]
-        results = [None, None]
-
-        def client(i):
-            job = TuneJob(place=Placement("cpu", 100), model=model, work_dir=dirs[i], builder_timeout_s=60,
-                          tuner=TunerConf(trials=6, trials_per_round=2, builder_workers=1), tasks=shards[i],
-                          rpc=rpc, compile=False)
-            results[i] = run_job("tune", job, TuneResult, Share("cpu", 100), os.path.join(dirs[i], "tune.log"))
-
-        threads = [threading.Thread(target=client, args=(i,)) for i in range(2)]
-        for t in threads:
-            t.start()
-        records = [os.path.join(d, "database_tuning_record.json") for d in dirs]
+        box = {}
+        tuner = TunerConf(trials=12, trials_per_round=2, builder_workers=1)
+        run = threading.Thread(target=lambda: box.update(
+            r=tune_sharded(model, tuner, infos, pool, clients=2, work_dir=str(tmp_path))))
+        run.start()
+        records = [str(tmp_path / f"client{i}" / "database_tuning_record.json") for i in range(2)]
         deadline = time.time() + 300
         while not any(os.path.exists(r) and os.path.getsize(r) for r in records) and time.time() < deadline:
             time.sleep(0.2)
         os.killpg(pool.pids()[0], signal.SIGKILL)  # a server dies while the clients measure
-        for t in threads:
-            t.join(600)
-        assert all(r is not None and r.trials_done >= 1 for r in results), "a client did not finish"
+        run.join(600)
+        res = box["r"]
+        assert len(res.clients) == 2 and all(c.trials_done >= 1 for c in res.clients)
+        assert sorted(n for s in res.shards for n in s) == sorted(i.name for i in infos)
         assert pool.restart_dead() == [0]
         assert pool.registered() == {pool.keys[0]: 2}
 
-    merged = str(tmp_path / "merged")
-    assert merge_databases(dirs, merged) == sum(r.trials_done for r in results)
+    merged = res.merged_dir
+    assert res.records == sum(c.trials_done for c in res.clients)
     db = ms.database.JSONDatabase(work_dir=merged)
     for task in extracted:  # the merged database covers every task
         assert db.query_tuning_record(task.dispatched[0], target, "main") is not None, task.task_name

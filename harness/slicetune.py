@@ -1,0 +1,78 @@
+"""Slice-Tune tuning: K clients, each tuning one shard of a model's tasks, measuring on a
+shared server pool; their databases are merged into one the model is compiled from."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import threading
+import time
+from dataclasses import dataclass
+
+from harness.config import ModelConf, TunerConf
+from harness.proc import kill_all, run_job
+from harness.servers import ServerPool
+from harness.shard import merge_databases, split
+from harness.share import Placement, Share
+from harness.tasks import TaskInfo
+from harness.tune import RPCTarget, TuneJob, TuneResult
+
+
+@dataclass
+class ShardedResult:
+    shards: list[list[str]]
+    clients: list[TuneResult]
+    merged_dir: str
+    records: int
+    wall_s: float
+
+
+def split_budget(trials: int, shards: list[list[str]]) -> list[int]:
+    """The total trial budget divided between shards in proportion to their task counts."""
+    n = sum(len(s) for s in shards)
+    budgets = [max(1, trials * len(s) // n) for s in shards]
+    budgets[-1] = max(1, budgets[-1] + trials - sum(budgets))
+    return budgets
+
+
+def tune_sharded(model: ModelConf, tuner: TunerConf, tasks: list[TaskInfo], pool: ServerPool, clients: int,
+                 work_dir: str, platform: str = "cpu", split_how: str = "lpt", builder_timeout_s: float = 60.0,
+                 mps_dir: str | None = None) -> ShardedResult:
+    shards = [s for s in split(tasks, clients, split_how) if s]
+    budgets = split_budget(tuner.trials, shards)
+    workers = tuner.builder_workers or max(1, len(os.sched_getaffinity(0)) // len(shards))
+    keys = pool.keys
+    host, port = pool.tracker
+    dirs = [os.path.join(work_dir, f"client{i}") for i in range(len(shards))]
+    results: list[TuneResult | None] = [None] * len(shards)
+    errors: list[BaseException] = []
+
+    def client(i: int) -> None:
+        key = keys[i % len(keys)]
+        rpc = RPCTarget(host, port, key, servers=sum(1 for s in pool.specs if s.key == key))
+        job = TuneJob(place=Placement(platform, 100.0), model=model, work_dir=dirs[i],
+                      builder_timeout_s=builder_timeout_s, tasks=shards[i], rpc=rpc, compile=False,
+                      tuner=dataclasses.replace(tuner, trials=budgets[i], builder_workers=workers))
+        try:
+            results[i] = run_job("tune", job, TuneResult, Share(platform, 100.0),
+                                 os.path.join(dirs[i], "tune.log"), mps_dir)
+        except BaseException as e:  # noqa: BLE001 - reported below, after the others stop
+            errors.append(e)
+            kill_all()
+
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=client, args=(i,), name=f"client{i}") for i in range(len(shards))]
+    for t in threads:
+        t.start()
+    try:
+        for t in threads:
+            t.join()
+    except BaseException:
+        kill_all()
+        raise
+    wall = time.perf_counter() - t0
+    if errors:
+        raise errors[0]
+    merged = os.path.join(work_dir, "merged")
+    records = merge_databases(dirs, merged)
+    return ShardedResult(shards, [r for r in results if r is not None], merged, records, wall)
