@@ -112,6 +112,19 @@ def timeline(tl: pd.DataFrame, title: str):
     return fig
 
 
+def _variants(df: pd.DataFrame):
+    """Groups that belong in one figure: one model, batch and tuner setting (rows of other
+    tuner settings stay in the files after a re-run with changed settings). Yields
+    ((model, batch, file-name suffix), rows); the suffix names the setting where a model has
+    several."""
+    fp = "tuner_fp" if "tuner_fp" in df else None
+    keys = ["model", "batch"] + ([fp] if fp else [])
+    for vals, g in df.groupby(keys):
+        model, batch = vals[0], vals[1]
+        several = fp and df.loc[df["model"] == model, fp].nunique() > 1
+        yield (model, batch, f"_{vals[2]}" if several else ""), g
+
+
 def _read(path: str) -> pd.DataFrame | None:
     return pd.read_csv(path) if os.path.exists(path) else None
 
@@ -139,12 +152,12 @@ def make_all(root: str = "results") -> list[str]:
 
         inf, phases, rounds = (_read(os.path.join(d, f)) for f in ("inference.csv", "tuning_phases.csv", "tuning_rounds.csv"))
         if inf is not None and len(inf):
-            for (model, batch), g in inf.groupby(["model", "batch"]):
+            for (model, batch, suffix), g in _variants(inf):
                 dev = g["device"].iloc[0]
                 trials = "/".join(str(t) for t in sorted(g["trials"].unique())) if "trials" in g else "?"
                 title = (f"{exp}: {model} (batch {batch}) on {dev}, {trials} trials per tuning run\n"
                          f"median latency / best tuned model at each inference share")
-                save(heatmap(g, title), f"{exp}_{model}_b{batch}_heatmap.png")
+                save(heatmap(g, title), f"{exp}_{model}_b{batch}{suffix}_heatmap.png")
         if phases is not None and len(phases):
             dev = phases["device"].iloc[0]
             save(tuning_time(phases, f"{exp}: tuning time by phase on {dev}"), f"{exp}_tuning_time.png")
@@ -154,7 +167,7 @@ def make_all(root: str = "results") -> list[str]:
             if len(tl):
                 save(timeline(tl, f"{exp}: {cell}"), f"{exp}_timeline_{cell}.png")
         if rounds is not None and rounds["est_model_ms"].notna().any():
-            for (model, batch), g in rounds.groupby(["model", "batch"]):
+            for (model, batch, suffix), g in _variants(rounds):
                 save(convergence(g, f"{exp}: {model} (batch {batch}) convergence"),
-                     f"{exp}_{model}_b{batch}_convergence.png")
+                     f"{exp}_{model}_b{batch}{suffix}_convergence.png")
     return written

@@ -43,8 +43,11 @@ def plan(cfg: SweepConf) -> Plan:
     out_dir = os.path.join(cfg.results_dir, platform, cfg.experiment)
     run_dir = os.path.join(cfg.runs_dir, platform, cfg.experiment)
     stem = f"{m.name}-b{m.batch}" + (f"-s{m.input_size}" if m.input_size else "")
-    if m.name == "onnx":
-        stem += "-" + hashlib.sha1(os.path.abspath(m.path or "").encode()).hexdigest()[:6]
+    if m.dtype != "float32":
+        stem += f"-{m.dtype}"
+    if m.name == "onnx":  # the file's content, not its path
+        with open(m.path or "", "rb") as f:
+            stem += "-" + hashlib.sha1(f.read()).hexdigest()[:6]
     tfp = tuner_fingerprint(cfg.tuner)
     tune = []
     for pct in dict.fromkeys(float(s) for s in cfg.tune_shares):

@@ -20,9 +20,9 @@ from harness.cells import InferCell, Plan, TuneCell, plan
 from harness.config import SweepConf, tuner_fingerprint
 from harness.infer import InferItem, InferJob, InferResult
 from harness.monitor import Sampler
-from harness.proc import kill_all, run_job
+from harness.proc import allow_jobs, kill_all, run_job
 from harness.records import read_json
-from harness.share import Placement, Share
+from harness.share import CoreAllocator, Placement, Share
 from harness.tune import Artifact, CompileJob, TuneJob, TuneResult, phase_of
 
 log = logging.getLogger("harness")
@@ -54,11 +54,11 @@ def _tune_rows(ctx: R.Context, cell: TuneCell, res: TuneResult) -> dict[str, lis
               for k, v in sorted(res.profile.items())]
     key = R.CellKey(cell.id, share)
     tasks = [R.TaskRow(cell.id, share, t.name, t.flops, t.weight) for t in res.tasks]
-    return {
-        R.TUNING: [R.flatten(ctx, tune)],
+    return {  # tuning.csv last: its row marks the cell done
         R.PHASES: [R.flatten(ctx, r) for r in phases],
         R.ROUNDS: [R.flatten(ctx, key, r) for r in res.rounds],
         R.TASKS: [R.flatten(ctx, r) for r in tasks],
+        R.TUNING: [R.flatten(ctx, tune)],
     }
 
 
@@ -87,6 +87,8 @@ class Runner:
         self.progress = progress
         self.summary = Summary(self.plan.out_dir, self.plan.run_dir)
         self.total_units: int | None = None  # cuda: SMs of the whole GPU
+        # cpu runs side by side get disjoint core sets (on cuda, MPS splits the SMs)
+        self.cores = CoreAllocator() if cfg.parallel_tuning > 1 and cfg.platform.name == "cpu" else None
         self._write = threading.Lock()
 
     def place(self, share: Share) -> Placement:
@@ -123,16 +125,24 @@ class Runner:
             search_threads=threads)
         os.makedirs(cell.work_dir, exist_ok=True)
         timeline = os.path.join(cell.work_dir, "timeline.csv")
-        with Sampler(timeline, cfg.platform.name, cfg.platform.device_id):
-            res: TuneResult = run_job("tune", job, TuneResult, cell.share,
-                                      os.path.join(cell.work_dir, "tune.log"), cfg.platform.mps_dir)
+        if os.path.exists(timeline):
+            os.remove(timeline)
+        cores = self.cores.take(cell.share.pct) if self.cores else None
+        try:
+            with Sampler(timeline, cfg.platform.name, cfg.platform.device_id):
+                res: TuneResult = run_job("tune", job, TuneResult, cell.share,
+                                          os.path.join(cell.work_dir, "tune.log"), cfg.platform.mps_dir, cores)
+        finally:
+            if cores:
+                self.cores.give(cores)
         ctx = _context(cfg, res.grant.device, res.tvm_version, self.commit)
         for name, rows in _tune_rows(ctx, cell, res).items():
             self._save(name, rows, cell.id)
-        os.makedirs(self._out("timelines"), exist_ok=True)
-        dest = self._out(os.path.join("timelines", f"{cell.id}.csv"))
-        shutil.copyfile(timeline, dest + ".tmp")
-        os.replace(dest + ".tmp", dest)
+        if os.path.exists(timeline):  # absent if the sampler could not run
+            os.makedirs(self._out("timelines"), exist_ok=True)
+            dest = self._out(os.path.join("timelines", f"{cell.id}.csv"))
+            shutil.copyfile(timeline, dest + ".tmp")
+            os.replace(dest + ".tmp", dest)
         self.summary.ran.append(cell.id)
         log.info("tuned %s: %d trials in %.1f s on %d %s", cell.id, res.trials_done, res.wall_s,
                  res.grant.units, res.grant.unit)
@@ -178,9 +188,13 @@ class Runner:
         tune = [c for c in self.plan.tune
                 if rerun or c.id not in done_t
                 or (c.id in needed and _artifact(c) is None and not _has_database(c))]
+        # a model tuned again is a new model: measure it again at every share
+        again = {c.id for c in tune}
+        infer = [c for c in self.plan.infer if c in infer or (c.tune is not None and c.tune.id in again)]
         return tune, infer
 
     def run(self) -> Summary:
+        allow_jobs()
         try:
             with self._device():
                 return self._run()

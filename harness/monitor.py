@@ -7,6 +7,7 @@ processes on the device (under MPS: the server and its clients). On `cpu` they s
 from __future__ import annotations
 
 import csv
+import logging
 import os
 import threading
 import time
@@ -54,7 +55,12 @@ class Sampler:
     def _loop(self) -> None:
         import psutil
 
-        nvml = _NVML(self.device_id) if self.platform == "cuda" else None
+        nvml = None
+        if self.platform == "cuda":
+            try:
+                nvml = _NVML(self.device_id)
+            except Exception as e:  # noqa: BLE001 - sample the CPU alone rather than nothing
+                logging.getLogger("harness").warning("no GPU samples: NVML failed: %s", e)
         t0 = time.perf_counter()
         psutil.cpu_percent(None)
         os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)

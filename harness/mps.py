@@ -159,13 +159,38 @@ class MPSDaemon:
         out = subprocess.run([CONTROL, "-d"], env=self.env(), capture_output=True, text=True, timeout=30)
         if out.returncode != 0:
             raise MPSError(f"{CONTROL} -d failed: {(out.stderr or out.stdout).strip()}")
-        deadline = time.time() + 15
-        while not self.healthy():
-            if time.time() > deadline:
-                raise MPSError(f"MPS daemon did not come up; see {self.log}/control.log")
-            time.sleep(0.2)
+        try:
+            deadline = time.time() + 15
+            while not self.healthy():
+                if time.time() > deadline:
+                    raise MPSError(f"MPS daemon did not come up; see {self.log}/control.log")
+                time.sleep(0.2)
+        except BaseException:
+            self.kill_daemon()  # never leave a daemon that nobody will stop
+            raise
         self.started = True
         return self
+
+    def daemon_pids(self) -> list[int]:
+        """MPS control/server processes serving this pipe directory."""
+        import psutil
+
+        pids = []
+        for p in psutil.process_iter(["name"]):
+            try:
+                if (p.info["name"] or "").startswith("nvidia-cuda-mps") and \
+                        p.environ().get("CUDA_MPS_PIPE_DIRECTORY") == self.pipe:
+                    pids.append(p.pid)
+            except (psutil.Error, OSError):
+                continue
+        return pids
+
+    def kill_daemon(self) -> None:
+        for pid in self.daemon_pids():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
     def servers(self) -> list[int]:
         return parse_pids(self.control("get_server_list"))
@@ -204,14 +229,16 @@ class MPSDaemon:
         deadline = time.time() + self.quit_timeout_s
         while self.healthy() and time.time() < deadline:
             time.sleep(0.2)
+        if self.healthy():
+            self.kill_daemon()
 
     def __enter__(self) -> MPSDaemon:
         return self.start()
 
     def __exit__(self, *exc) -> None:
-        if self.reused:
-            self.stop_clients()  # ours; the daemon belongs to whoever started it
-        else:
+        # a reused daemon and its clients belong to whoever started it (ours are gone by now:
+        # every job's process group is stopped when it ends)
+        if not self.reused:
             self.stop()
 
 

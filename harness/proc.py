@@ -13,6 +13,8 @@ from harness.records import read_json, write_json
 from harness.share import Share, launch_for
 
 _PR_SET_PDEATHSIG = 1
+# resolved here: no dlopen/dlsym between fork and exec (other threads may hold their locks)
+_prctl = ctypes.CDLL(None, use_errno=True).prctl
 
 
 class JobFailed(RuntimeError):
@@ -22,6 +24,11 @@ class JobFailed(RuntimeError):
 _active: set[subprocess.Popen] = set()
 _lock = threading.Lock()
 _stopping = threading.Event()
+
+
+def allow_jobs() -> None:
+    """Accept jobs again after kill_all (a new sweep in the same process)."""
+    _stopping.clear()
 
 
 def kill_all() -> None:
@@ -69,7 +76,7 @@ def spawn(argv: list[str], share: Share | None, log_path: str, mps_dir: str | No
 
     def preexec():
         # die with the parent, even if the parent is SIGKILLed
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
         if affinity:
             os.sched_setaffinity(0, affinity)
 
@@ -79,8 +86,10 @@ def spawn(argv: list[str], share: Share | None, log_path: str, mps_dir: str | No
                                 stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=preexec)
 
 
-def run_job(kind: str, job, result_cls, share: Share, log_path: str, mps_dir: str | None = None):
-    """Run `job` (a record of harness.worker's KIND) on `share`; return its typed result."""
+def run_job(kind: str, job, result_cls, share: Share, log_path: str, mps_dir: str | None = None,
+            cores: list[int] | None = None):
+    """Run `job` (a record of harness.worker's KIND) on `share` (on exactly `cores`, if given);
+    return its typed result."""
     stem = log_path[:-4] if log_path.endswith(".log") else log_path
     job_path, result_path = f"{stem}.job.json", f"{stem}.result.json"
     os.makedirs(os.path.dirname(job_path) or ".", exist_ok=True)
@@ -90,7 +99,8 @@ def run_job(kind: str, job, result_cls, share: Share, log_path: str, mps_dir: st
     with _lock:
         if _stopping.is_set():
             raise JobFailed(f"{kind} job not started: the sweep is stopping")
-        p = spawn([sys.executable, "-m", "harness.worker", kind, job_path, result_path], share, log_path, mps_dir)
+        p = spawn([sys.executable, "-m", "harness.worker", kind, job_path, result_path], share, log_path, mps_dir,
+                  cores)
         _active.add(p)
     try:
         rc = p.wait()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import fcntl
 import os
 import subprocess
 import time
@@ -133,18 +134,22 @@ def done_cells(path: str) -> set[str]:
 
 def write_rows(path: str, rows: list[dict], replace_cells: set[str] | None = None) -> None:
     """Append `rows`, first dropping existing rows of `replace_cells`; atomic."""
-    old = [r for r in read_rows(path) if not replace_cells or r["cell_id"] not in replace_cells]
-    allrows = old + rows
-    if not allrows:
-        return
-    fields: list[str] = []
-    for r in allrows:
-        fields += [k for k in r if k not in fields]
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=fields)
-        w.writeheader()
+    with open(f"{path}.lock", "w") as lock:  # another sweep may write the same file
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        old = [r for r in read_rows(path) if not replace_cells or r["cell_id"] not in replace_cells]
+        allrows = old + rows
+        if not allrows:
+            return
+        fields: list[str] = []
         for r in allrows:
-            w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in fields})
-    os.replace(tmp, path)
+            fields += [k for k in r if k not in fields]
+        tmp = f"{path}.tmp{os.getpid()}"
+        with open(tmp, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=fields)
+            w.writeheader()
+            for r in allrows:
+                w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in fields})
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)

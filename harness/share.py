@@ -55,6 +55,31 @@ def partition_cores(pcts: list[float], cores: list[int] | None = None) -> list[l
     return out
 
 
+class CoreAllocator:
+    """Core sets for processes that start and end at different times: each gets its share's
+    number of cores, the least used ones first (disjoint while they fit)."""
+
+    def __init__(self, cores: list[int] | None = None):
+        import threading
+
+        self.cores = available_cores() if cores is None else sorted(cores)
+        self.use = {c: 0 for c in self.cores}
+        self._lock = threading.Lock()
+
+    def take(self, pct: float) -> list[int]:
+        n = len(cpu_cores_for(pct, self.cores))
+        with self._lock:
+            picked = sorted(sorted(self.cores, key=lambda c: (self.use[c], c))[:n])
+            for c in picked:
+                self.use[c] += 1
+        return picked
+
+    def give(self, cores: list[int]) -> None:
+        with self._lock:
+            for c in cores:
+                self.use[c] -= 1
+
+
 @dataclass
 class Launch:
     """How to start a process on a share: extra environment and CPU affinity."""

@@ -59,3 +59,14 @@ def test_child_sees_the_cores_it_was_given(tmp_path, pct):
 def test_grant_in_this_process():
     g = read_grant("cpu")
     assert g.unit == "cores" and g.units == len(os.sched_getaffinity(0)) and g.device
+
+
+def test_core_allocator_keeps_concurrent_runs_apart():
+    from harness.share import CoreAllocator
+
+    alloc = CoreAllocator([0, 1, 2, 3])
+    a, b = alloc.take(50), alloc.take(50)
+    assert (a, b) == ([0, 1], [2, 3])
+    alloc.give(a)
+    assert alloc.take(25) == [0]
+    assert alloc.take(100) == [0, 1, 2, 3]  # over-subscribed: shares the least used first
