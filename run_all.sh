@@ -5,11 +5,13 @@ cd "$(dirname "$0")"
 
 usage() {
   cat <<'USAGE'
-usage: ./run_all.sh [--full] [--platform auto|cpu|cuda] [--figures-only] [-- HYDRA_OVERRIDES...]
+usage: ./run_all.sh [--full] [--platform auto|cpu|cuda] [--resume] [--figures-only] [-- HYDRA_OVERRIDES...]
 
 Creates (or reuses) .venv, installs slicetune, detects the platform (an NVIDIA GPU with CUDA MPS
 -> cuda, else cpu), runs each experiment's profile and regenerates the figures from the result
-files into results/<platform>/figures/. Sweeps resume: re-running skips completed cells.
+files into results/<platform>/figures/. The quick profile measures again on this machine,
+replacing the rows of the same cells (the committed ones included); --full resumes: completed
+cells are skipped.
 
 profiles (expected run time):
   quick (default)  interdependency of tiny_cnn, tuned at 50% and 100% of the device, each model
@@ -22,6 +24,7 @@ profiles (expected run time):
 
 options:
   --platform P     force cpu or cuda (default: auto)
+  --resume         quick profile: keep completed cells instead of measuring them again
   --figures-only   only regenerate figures from existing result files
   -h, --help       this text
 environment:
@@ -30,12 +33,13 @@ environment:
 USAGE
 }
 
-PROFILE=quick PLATFORM=auto FIGURES_ONLY=0 EXTRA=()
+PROFILE=quick PLATFORM=auto FIGURES_ONLY=0 RESUME=0 EXTRA=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --full) PROFILE=full ;;
     --platform) PLATFORM=${2:?--platform needs cpu, cuda or auto}; shift ;;
     --figures-only) FIGURES_ONLY=1 ;;
+    --resume) RESUME=1 ;;
     -h|--help) usage; exit 0 ;;
     --) shift; EXTRA=("$@"); break ;;
     *) echo "run_all.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
@@ -66,7 +70,8 @@ echo "run_all.sh: platform=$PLATFORM profile=$PROFILE"
 
 if [ "$FIGURES_ONLY" = 0 ]; then
   if [ "$PROFILE" = quick ]; then
-    $PY -m harness.sweep +exp=interdependency platform=$PLATFORM "${EXTRA[@]}"
+    again=(); [ "$RESUME" = 1 ] || again=(rerun=true)
+    $PY -m harness.sweep +exp=interdependency platform=$PLATFORM "${again[@]}" "${EXTRA[@]}"
   else
     for model in resnet50 mobilenet_v2; do
       $PY -m harness.sweep +exp=interdependency_full platform=$PLATFORM model=$model "${EXTRA[@]}"
