@@ -40,7 +40,7 @@ def heatmap(inf: pd.DataFrame, title: str):
     # colour the tuned rows' range; an untuned row far above it saturates but keeps its number
     tuned = mat.drop(index="untuned", errors="ignore")
     vmax = max(1.05, float(tuned.max().max()))
-    fig, ax = plt.subplots(figsize=(1.1 * mat.shape[1] + 2.2, 0.55 * mat.shape[0] + 1.6))
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * mat.shape[1] + 2.2), 0.55 * mat.shape[0] + 1.6))
     sns.heatmap(mat, annot=True, fmt=".2f", cmap="rocket_r", vmin=1.0, vmax=vmax, cbar_kws={"label": "latency / best at that share"}, ax=ax)
     ax.set_xlabel("inference share")
     ax.set_ylabel("tuned at")
