@@ -140,7 +140,7 @@ def make_builder(kind: str, workers: int, timeout_s: float):
     return PersistentBuilder()
 
 
-def _round_logger(names: list[str], weights: list[float], t0: float, trials_per_round: int):
+def _round_logger(names: list[str], weights: list[float], t0: float):
     from tvm.ir.utils import derived_object
     from tvm.s_tir.meta_schedule.measure_callback import PyMeasureCallback
 
@@ -239,7 +239,7 @@ def run(job: TuneJob) -> TuneResult:
         extracted, job.work_dir, strategy=strategy, seed=t.seed,
         num_threads=grant.units if place.platform == "cpu" else (job.search_threads or "physical"))
     t1 = time.perf_counter()
-    logger = _round_logger([c.task_name for c in contexts], weights, t1, t.trials_per_round)
+    logger = _round_logger([c.task_name for c in contexts], weights, t1)
     try:
         with ms.Profiler() as prof:
             database = ms.tune_tasks(
