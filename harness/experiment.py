@@ -23,7 +23,7 @@ from harness.monitor import Sampler
 from harness.proc import allow_jobs, kill_all, run_job
 from harness.records import read_json
 from harness.share import CoreAllocator, Placement, Share
-from harness.tune import Artifact, CompileJob, TuneJob, TuneResult, phase_of
+from harness.tune import DATABASE_FILES, Artifact, CompileJob, TuneJob, TuneResult, phase_of
 
 log = logging.getLogger("harness")
 
@@ -64,7 +64,7 @@ def _tune_rows(ctx: R.Context, cell: TuneCell, res: TuneResult) -> dict[str, lis
 
 def _has_database(cell: TuneCell) -> bool:
     return all(os.path.exists(os.path.join(cell.work_dir, f))
-               for f in ("database_tuning_record.json", "database_workload.json", "tune.result.json"))
+               for f in (*DATABASE_FILES, "tune.result.json"))
 
 
 def _artifact(cell: TuneCell) -> Artifact | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections import Counter
 import sys
 import time
 from dataclasses import dataclass
@@ -108,20 +109,18 @@ class ServerPool:
         return {k: int(v.get("free", 0)) for k, v in queue.items()}
 
     def wait_registered(self) -> None:
-        want: dict[str, int] = {}
-        for s in self.specs:
-            want[s.key] = want.get(s.key, 0) + 1
+        want = Counter(s.key for s in self.specs)
         deadline = time.time() + self.start_timeout_s
         while True:
             have = self.registered()
             if all(have.get(k, 0) >= n for k, n in want.items()):
                 return
-            dead = [i for i, p in self._servers.items() if p.poll() is not None]
+            dead = self.dead()
             if self._tracker.poll() is not None:
                 raise PoolError(f"the RPC tracker exited; see {self.log_dir}/tracker.log")
             if dead or time.time() > deadline:
                 why = f"server(s) {dead} exited" if dead else f"not all registered within {self.start_timeout_s:g} s"
-                raise PoolError(f"server pool did not come up: {why}; want {want}, tracker has {have}; "
+                raise PoolError(f"server pool did not come up: {why}; want {dict(want)}, tracker has {have}; "
                                 f"logs in {self.log_dir}")
             time.sleep(0.3)
 

@@ -32,6 +32,10 @@ def phase_of(scope: str) -> str:
     return "other"
 
 
+# a tuning run's JSON database, as MetaSchedule writes it into the run's work dir
+DATABASE_FILES = ("database_tuning_record.json", "database_workload.json")
+
+
 @dataclass
 class RPCTarget:
     """Measure on a server pool's RPC servers (harness.servers) instead of locally."""
@@ -207,7 +211,7 @@ def run(job: TuneJob) -> TuneResult:
     from harness.target import make_target
 
     os.makedirs(job.work_dir, exist_ok=True)
-    for stale in ("database_tuning_record.json", "database_workload.json"):
+    for stale in DATABASE_FILES:
         # an interrupted earlier attempt: JSONDatabase would append to it
         if os.path.exists(os.path.join(job.work_dir, stale)):
             os.remove(os.path.join(job.work_dir, stale))
