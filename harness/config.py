@@ -81,6 +81,8 @@ class SweepConf:
     untuned: bool = True  # also measure the model with default schedules
     parallel_tuning: int = 1  # tuning runs side by side, each on its own share (cores split)
     rerun: bool = False  # redo cells that already have results
+    # stop tuning runs after this many seconds (at a round's end); the same command continues them
+    tune_deadline_s: float | None = None
     results_dir: str = "results"
     runs_dir: str = "runs"
 
@@ -139,6 +141,8 @@ def validate(cfg: SweepConf) -> None:
     _positive("tuner.population", t.population)
     _positive("tuner.genetic_iters", t.genetic_iters)
     _positive("parallel_tuning", cfg.parallel_tuning)
+    if cfg.tune_deadline_s is not None:
+        _positive("tune_deadline_s", cfg.tune_deadline_s)
     i = cfg.infer
     _positive("infer.warmup", i.warmup, allow_zero=True)
     _positive("infer.number", i.number)

@@ -23,7 +23,7 @@ from harness.monitor import Sampler
 from harness.proc import allow_jobs, kill_all, run_job
 from harness.records import read_json
 from harness.share import CoreAllocator, Placement, Share
-from harness.tune import DATABASE_FILES, Artifact, CompileJob, TuneJob, TuneResult, phase_of
+from harness.tune import DATABASE_FILES, PROGRESS_FILE, Artifact, CompileJob, Span, TuneJob, TuneResult, phase_of
 
 log = logging.getLogger("harness")
 
@@ -34,6 +34,7 @@ class Summary:
     run_dir: str
     ran: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    paused: list[str] = field(default_factory=list)  # tuning runs stopped at their deadline
 
 
 def _context(cfg: SweepConf, device: str, tvm_version: str, commit: str) -> R.Context:
@@ -49,7 +50,8 @@ def _tune_rows(ctx: R.Context, cell: TuneCell, res: TuneResult) -> dict[str, lis
     share = cell.share.pct
     final = next((r.est_model_ms for r in reversed(res.rounds) if r.est_model_ms is not None), None)
     tune = R.TuneRow(cell.id, share, res.grant.units, res.grant.unit, res.trials_done, len(res.tasks),
-                     res.extract_s, res.wall_s, res.artifact.compile_s if res.artifact else 0.0, final)
+                     res.extract_s, res.wall_s, res.artifact.compile_s if res.artifact else 0.0, final,
+                     res.segments)
     phases = [R.PhaseRow(cell.id, share, k, "total" if k == "Total" else phase_of(k), v)
               for k, v in sorted(res.profile.items())]
     key = R.CellKey(cell.id, share)
@@ -60,6 +62,15 @@ def _tune_rows(ctx: R.Context, cell: TuneCell, res: TuneResult) -> dict[str, lis
         R.TASKS: [R.flatten(ctx, r) for r in tasks],
         R.TUNING: [R.flatten(ctx, tune)],
     }
+
+
+def spans_csv(clients: list[list[Span]]) -> str:
+    """Phase spans of a tuning run's clients as CSV, in seconds from the first span."""
+    t0 = min((s.start for spans in clients for s in spans), default=0.0)
+    lines = ["client,round,phase,start_s,end_s"]
+    lines += [f"{c},{s.round},{s.phase},{s.start - t0:.3f},{s.end - t0:.3f}"
+              for c, spans in enumerate(clients) for s in spans]
+    return "\n".join(lines) + "\n"
 
 
 def _has_database(cell: TuneCell) -> bool:
@@ -111,7 +122,8 @@ class Runner:
         if self.progress is not None:
             self.progress.update(1)
 
-    def tune(self, cell: TuneCell) -> Artifact:
+    def tune(self, cell: TuneCell) -> Artifact | None:
+        """Tune one cell; None if it stopped at the deadline (the next sweep continues it)."""
         cfg = self.cfg
         self._step(f"tune {cfg.model.name} at {cell.share.label}")
         tuner, threads = cfg.tuner, 0
@@ -122,31 +134,54 @@ class Runner:
         job = TuneJob(
             place=self.place(cell.share), model=cfg.model, tuner=tuner, work_dir=cell.work_dir,
             builder_timeout_s=cfg.tuner.builder_timeout_s or cfg.platform.builder_timeout_s,
-            search_threads=threads)
+            search_threads=threads, deadline_s=cfg.tune_deadline_s)
         os.makedirs(cell.work_dir, exist_ok=True)
         timeline = os.path.join(cell.work_dir, "timeline.csv")
-        if os.path.exists(timeline):
+        progress = os.path.join(cell.work_dir, PROGRESS_FILE)
+        if cfg.rerun:  # start over; its old row must not mark it done while it is paused
+            for name in (*DATABASE_FILES, PROGRESS_FILE):
+                if os.path.exists(os.path.join(cell.work_dir, name)):
+                    os.remove(os.path.join(cell.work_dir, name))
+            self._save(R.TUNING, [], cell.id)
+        cont = os.path.exists(progress)
+        if cont:
+            log.info("continuing %s from its database", cell.id)
+        elif os.path.exists(timeline):
             os.remove(timeline)
         cores = self.cores.take(cell.share.pct) if self.cores else None
         try:
-            with Sampler(timeline, cfg.platform.name, cfg.platform.device_id):
+            with Sampler(timeline, cfg.platform.name, cfg.platform.device_id, append=cont):
                 res: TuneResult = run_job("tune", job, TuneResult, cell.share,
                                           os.path.join(cell.work_dir, "tune.log"), cfg.platform.mps_dir, cores)
         finally:
             if cores:
                 self.cores.give(cores)
+        if not res.complete:
+            self.summary.paused.append(cell.id)
+            log.info("paused %s at its deadline: %d of %d trials; run the sweep again to continue",
+                     cell.id, res.trials_done, cfg.tuner.trials)
+            return None
         ctx = _context(cfg, res.grant.device, res.tvm_version, self.commit)
         for name, rows in _tune_rows(ctx, cell, res).items():
             self._save(name, rows, cell.id)
         if os.path.exists(timeline):  # absent if the sampler could not run
-            os.makedirs(self._out("timelines"), exist_ok=True)
-            dest = self._out(os.path.join("timelines", f"{cell.id}.csv"))
-            shutil.copyfile(timeline, dest + ".tmp")
-            os.replace(dest + ".tmp", dest)
+            self._copy_out(timeline, f"{cell.id}.csv")
+        self._copy_out(None, f"{cell.id}.spans.csv", spans_csv([res.spans]))
         self.summary.ran.append(cell.id)
         log.info("tuned %s: %d trials in %.1f s on %d %s", cell.id, res.trials_done, res.wall_s,
                  res.grant.units, res.grant.unit)
         return res.artifact
+
+    def _copy_out(self, src: str | None, name: str, text: str | None = None) -> None:
+        """Into results/.../timelines/: a copy of `src`, or `text`."""
+        os.makedirs(self._out("timelines"), exist_ok=True)
+        dest = self._out(os.path.join("timelines", name))
+        if src is not None:
+            shutil.copyfile(src, dest + ".tmp")
+        else:
+            with open(dest + ".tmp", "w") as f:
+                f.write(text or "")
+        os.replace(dest + ".tmp", dest)
 
     def compile(self, cell: TuneCell, tuned: bool) -> Artifact:
         """Compile the untuned reference, or a tuned model again from its database (e.g. a
@@ -213,7 +248,9 @@ class Runner:
 
     def _tune_all(self, cells: list[TuneCell], arts: dict[str, Artifact]) -> None:
         def one(cell):
-            arts[cell.id] = self.tune(cell)
+            art = self.tune(cell)
+            if art is not None:
+                arts[cell.id] = art
             self._advance()
 
         if self.cfg.parallel_tuning <= 1:
@@ -240,8 +277,11 @@ class Runner:
         arts: dict[str, Artifact] = {}
         self._tune_all(tune, arts)
         by_share: dict[Share, list] = {}
+        paused = set(self.summary.paused)
         for cell in infer:
             source = cell.tune or self.plan.untuned
+            if source.id in paused:
+                continue
             art = arts.get(source.id) or _artifact(source)
             if art is None:  # not compiled yet, or compiled on another machine
                 art = arts[source.id] = self.compile(source, tuned=cell.tune is not None)

@@ -44,11 +44,23 @@ class _NVML:
         self.nv.nvmlShutdown()
 
 
-class Sampler:
-    """`with Sampler(path, platform): ...` writes a sample every `interval_s` to `path`."""
+def _last_t(path: str) -> float | None:
+    """The time of the last sample in `path`, or None when there is none to continue."""
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+    except OSError:
+        return None
+    return float(rows[-1]["t_s"]) if rows else None
 
-    def __init__(self, path: str, platform: str, device_id: int = 0, interval_s: float = 1.0):
+
+class Sampler:
+    """`with Sampler(path, platform): ...` writes a sample every `interval_s` to `path`;
+    `append` continues an existing file, its clock going on from the last sample."""
+
+    def __init__(self, path: str, platform: str, device_id: int = 0, interval_s: float = 1.0, append: bool = False):
         self.path, self.platform, self.device_id, self.interval_s = path, platform, device_id, interval_s
+        self.offset = _last_t(path) if append else None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="sampler", daemon=True)
 
@@ -61,13 +73,14 @@ class Sampler:
                 nvml = _NVML(self.device_id)
             except Exception as e:  # noqa: BLE001 - sample the CPU alone rather than nothing
                 logging.getLogger("harness").warning("no GPU samples: NVML failed: %s", e)
-        t0 = time.perf_counter()
+        t0 = time.perf_counter() - (self.offset or 0.0)
         psutil.cpu_percent(None)
         os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
         try:
-            with open(self.path, "w", newline="") as f:
+            with open(self.path, "a" if self.offset is not None else "w", newline="") as f:
                 w = csv.DictWriter(f, fieldnames=[x.name for x in fields(Sample)])
-                w.writeheader()
+                if self.offset is None:
+                    w.writeheader()
                 while not self._stop.wait(self.interval_s):
                     s = Sample(time.perf_counter() - t0, psutil.cpu_percent(None), **(nvml.read() if nvml else {}))
                     w.writerow({k: ("" if v is None else round(v, 3)) for k, v in asdict(s).items()})

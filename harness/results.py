@@ -56,6 +56,7 @@ class TuneRow:
     wall_s: float
     compile_s: float
     final_est_ms: float | None
+    segments: int = 1  # processes the run took (it continues from its database after a deadline)
 
 
 @dataclass
@@ -140,6 +141,8 @@ def write_rows(path: str, rows: list[dict], replace_cells: set[str] | None = Non
         old = [r for r in read_rows(path) if not replace_cells or r["cell_id"] not in replace_cells]
         allrows = old + rows
         if not allrows:
+            if os.path.exists(path):
+                os.remove(path)
             return
         fields: list[str] = []
         for r in allrows:

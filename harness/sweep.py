@@ -57,6 +57,9 @@ def run(cfg: SweepConf) -> int:
               file=sys.stderr)
         return 130
     print(f"slicetune: {len(summary.ran)} cells run, {len(summary.skipped)} already done")
+    if summary.paused:
+        print(f"slicetune: {len(summary.paused)} tuning run(s) stopped at tune_deadline_s={cfg.tune_deadline_s:g}; "
+              "run the same command again (without rerun=true) to continue them")
     print(f"  results: {summary.out_dir}/")
     print(f"  tuning databases, compiled models and logs: {summary.run_dir}/")
     print(f"  figures: python -m analysis {cfg.results_dir}/{cfg.platform.name}")

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 
 from harness.config import ModelConf, TunerConf
+from harness.records import read_json, write_json
 from harness.share import Grant, Placement
 from harness.tasks import TaskInfo
 
@@ -34,6 +35,8 @@ def phase_of(scope: str) -> str:
 
 # a tuning run's JSON database, as MetaSchedule writes it into the run's work dir
 DATABASE_FILES = ("database_tuning_record.json", "database_workload.json")
+# what a run has done so far, written after every round: a stopped run continues from it
+PROGRESS_FILE = "tune.progress.json"
 
 
 @dataclass
@@ -58,6 +61,7 @@ class TuneJob:
     tasks: list[str] | None = None  # tune only these tasks (a shard); None: all
     rpc: RPCTarget | None = None  # None: measure with a local runner on this process's share
     compile: bool = True  # also compile the model from the database into work_dir/model.so
+    deadline_s: float | None = None  # stop after this long (at a round's end); the next run continues
 
 
 @dataclass
@@ -83,6 +87,30 @@ class RoundRecord:
 
 
 @dataclass
+class Span:
+    """One phase of one round, in wall-clock (epoch) seconds, so clients line up."""
+
+    round: int
+    phase: str  # search | build | measure | database | cost_model
+    start: float
+    end: float
+
+
+@dataclass
+class Progress:
+    """A tuning run so far, over every segment (process) that worked on it."""
+
+    trials_done: int = 0
+    wall_s: float = 0.0
+    extract_s: float = 0.0
+    segments: int = 0
+    best_ms: dict[str, float] = field(default_factory=dict)  # task -> best measured so far
+    profile: dict[str, float] = field(default_factory=dict)
+    rounds: list[RoundRecord] = field(default_factory=list)
+    spans: list[Span] = field(default_factory=list)
+
+
+@dataclass
 class Artifact:
     path: str
     entry: str
@@ -96,11 +124,14 @@ class TuneResult:
     target: str
     tasks: list[TaskInfo]
     extract_s: float
-    wall_s: float
+    wall_s: float  # tuning proper, over all segments
     trials_done: int
     profile: dict[str, float] = field(default_factory=dict)  # profiler scope -> seconds
     rounds: list[RoundRecord] = field(default_factory=list)
+    spans: list[Span] = field(default_factory=list)
     artifact: Artifact | None = None
+    complete: bool = True  # False: stopped at its deadline, continues from its database
+    segments: int = 1
 
 
 def _warm_builder_worker() -> None:
@@ -144,33 +175,148 @@ def make_builder(kind: str, workers: int, timeout_s: float):
     return PersistentBuilder()
 
 
-def _round_logger(names: list[str], weights: list[float], t0: float):
-    from tvm.ir.utils import derived_object
-    from tvm.s_tir.meta_schedule.measure_callback import PyMeasureCallback
+class _OutOfTime(Exception):
+    pass
 
-    @derived_object
-    class RoundLogger(PyMeasureCallback):
-        def __init__(self):
-            super().__init__()
-            self.rounds: list[RoundRecord] = []
-            self.best: dict[int, float] = {}
-            self.trials = 0
 
-        def apply(self, task_scheduler, task_id, measure_candidates, builder_results, runner_results):
-            ms = [1e3 * sum(float(s) for s in r.run_secs) / len(r.run_secs)
-                  for r in runner_results if r.error_msg is None and r.run_secs]
-            self.trials += len(measure_candidates)
-            if ms:
-                self.best[task_id] = min(min(ms), self.best.get(task_id, float("inf")))
-            est = None
-            if len(self.best) == len(names):
-                est = sum(weights[i] * b for i, b in self.best.items())
-            self.rounds.append(RoundRecord(
-                round=len(self.rounds), task=names[task_id], elapsed_s=time.perf_counter() - t0,
-                trials_done=self.trials, candidates=len(measure_candidates), valid=len(ms),
-                round_best_ms=min(ms) if ms else None, est_model_ms=est))
+class Recorder:
+    """Per round: a RoundRecord, the spans of its phases and the progress file; stops the run
+    at its deadline. Spans come from wrapping the builder and runner and from measure callbacks
+    placed around MetaSchedule's default ones (see `callbacks`). While the scheduler warms up it
+    sends a task to the runner and searches the next before collecting the first, so a round's
+    marks are keyed by its candidates, not by order."""
 
-    return RoundLogger()
+    def __init__(self, names: list[str], weights: list[float], progress: Progress, path: str,
+                 deadline_s: float | None):
+        self.names, self.weights, self.p, self.path = names, weights, progress, path
+        self.deadline = None if deadline_s is None else time.perf_counter() + deadline_s
+        self.t0, self.wall0 = time.perf_counter(), progress.wall_s
+        self.open: dict[int, dict[str, float]] = {}  # round key -> marks
+        self.by_artifact: dict[str, int] = {}
+        self.cur: dict[str, float] = {}  # marks of the round whose callbacks are running
+        self.idle_since = time.time()  # the scheduler's thread: end of its last step
+        self.out_of_time = False
+
+    @staticmethod
+    def _key(mod) -> int:
+        from tvm_ffi import structural_hash
+
+        return int(structural_hash(mod))
+
+    def built(self, inputs, results, start: float) -> None:
+        key = self._key(inputs[0].mod) if inputs else 0
+        self.open[key] = {"search": self.idle_since, "build": start, "build_end": time.time()}
+        self.by_artifact.update({r.artifact_path: key for r in results if r.artifact_path})
+        self.idle_since = time.time()
+
+    def sent(self, inputs, start: float) -> None:
+        key = self.by_artifact.get(inputs[0].artifact_path) if inputs else None
+        if key in self.open:
+            self.open[key]["measure"] = start
+        self.idle_since = time.time()
+
+    def joined(self, candidates) -> None:
+        now = time.time()
+        self.cur = self.open.pop(self._key(candidates[0].sch.mod), {}) if candidates else {}
+        self.cur["joined"] = now
+
+    def mark(self, what: str) -> None:
+        self.cur[what] = time.time()
+
+    def end_round(self, task_id: int, candidates: int, runner_results) -> None:
+        p, m, now = self.p, self.cur, time.time()
+        ms = [1e3 * sum(float(s) for s in r.run_secs) / len(r.run_secs)
+              for r in runner_results if r.error_msg is None and r.run_secs]
+        name = self.names[task_id]
+        p.trials_done += candidates
+        if ms:
+            p.best_ms[name] = min(min(ms), p.best_ms.get(name, float("inf")))
+        est = None
+        if all(n in p.best_ms for n in self.names):
+            est = sum(w * p.best_ms[n] for n, w in zip(self.names, self.weights))
+        i = len(p.rounds)
+        p.wall_s = self.wall0 + time.perf_counter() - self.t0
+        p.rounds.append(RoundRecord(
+            round=i, task=name, elapsed_s=p.wall_s, trials_done=p.trials_done, candidates=candidates,
+            valid=len(ms), round_best_ms=min(ms) if ms else None, est_model_ms=est))
+        edges = [("search", "search", "build"), ("build", "build", "build_end"), ("measure", "measure", "joined"),
+                 ("database", "joined", "cm_start"), ("cost_model", "cm_start", None)]
+        p.spans += [Span(i, ph, m[a], m[b] if b else now) for ph, a, b in edges if a in m and (b is None or b in m)]
+        self.cur, self.idle_since = {}, now
+        write_json(self.path, p)
+        if self.deadline is not None and time.perf_counter() > self.deadline:
+            self.out_of_time = True
+            raise _OutOfTime("tuning deadline reached")  # arrives as a RuntimeError through TVM
+
+    def wrap(self, builder, runner):
+        from tvm.ir.utils import derived_object
+        from tvm.s_tir.meta_schedule.builder import PyBuilder
+        from tvm.s_tir.meta_schedule.runner import PyRunner
+
+        rec = self
+
+        @derived_object
+        class TimedBuilder(PyBuilder):
+            def __init__(self):
+                super().__init__()
+                self.inner = builder
+
+            def build(self, build_inputs):
+                start = time.time()
+                results = self.inner.build(build_inputs)
+                rec.built(build_inputs, results, start)
+                return results
+
+        @derived_object
+        class TimedRunner(PyRunner):
+            def __init__(self):
+                super().__init__()
+                self.inner = runner
+
+            def run(self, runner_inputs):
+                start = time.time()
+                futures = self.inner.run(runner_inputs)
+                rec.sent(runner_inputs, start)
+                return futures
+
+        return TimedBuilder(), TimedRunner()
+
+    def callbacks(self) -> list:
+        from tvm.ir.utils import derived_object
+        from tvm.s_tir.meta_schedule import measure_callback as mc
+
+        rec = self
+
+        @derived_object
+        class Joined(mc.PyMeasureCallback):
+            def apply(self, task_scheduler, task_id, measure_candidates, builder_results, runner_results):
+                rec.joined(measure_candidates)
+
+        @derived_object
+        class CostModelStart(mc.PyMeasureCallback):
+            def apply(self, task_scheduler, task_id, measure_candidates, builder_results, runner_results):
+                rec.mark("cm_start")
+
+        @derived_object
+        class EndRound(mc.PyMeasureCallback):
+            def apply(self, task_scheduler, task_id, measure_candidates, builder_results, runner_results):
+                rec.end_round(task_id, len(measure_candidates), runner_results)
+
+        # MetaSchedule's "default" callbacks, in their order, with marks between
+        return [Joined(), mc.AddToDatabase(), mc.RemoveBuildArtifact(), CostModelStart(),
+                mc.UpdateCostModel(), EndRound()]
+
+
+def load_progress(work_dir: str) -> Progress:
+    """The progress of an earlier segment whose database is still there; else a fresh start
+    (a database without progress is from an attempt that never finished a round: dropped)."""
+    path = os.path.join(work_dir, PROGRESS_FILE)
+    if os.path.exists(path) and all(os.path.exists(os.path.join(work_dir, f)) for f in DATABASE_FILES):
+        return read_json(path, Progress)
+    for stale in (*DATABASE_FILES, PROGRESS_FILE):
+        if os.path.exists(os.path.join(work_dir, stale)):
+            os.remove(os.path.join(work_dir, stale))
+    return Progress()
 
 
 def compile_model(place: Placement, model_conf: ModelConf, work_dir: str, database=None) -> Artifact:
@@ -211,10 +357,7 @@ def run(job: TuneJob) -> TuneResult:
     from harness.target import make_target
 
     os.makedirs(job.work_dir, exist_ok=True)
-    for stale in DATABASE_FILES:
-        # an interrupted earlier attempt: JSONDatabase would append to it
-        if os.path.exists(os.path.join(job.work_dir, stale)):
-            os.remove(os.path.join(job.work_dir, stale))
+    progress = load_progress(job.work_dir)
     place = job.place
     grant = place.grant()
     target = make_target(place.platform, grant.units, place.device_id)
@@ -226,7 +369,8 @@ def run(job: TuneJob) -> TuneResult:
         keep = set(job.tasks)
         extracted = [e for e in extracted if e.task_name in keep]
         infos = [i for i in infos if i.name in keep]
-    extract_s = time.perf_counter() - t0
+    progress.extract_s += time.perf_counter() - t0
+    progress.segments += 1
     workers = t.builder_workers or (grant.units if place.platform == "cpu" else len(os.sched_getaffinity(0)))
     builder = make_builder(t.builder, workers, job.builder_timeout_s)
     evaluator = EvaluatorConfig(enable_cpu_cache_flush=False)
@@ -240,26 +384,37 @@ def run(job: TuneJob) -> TuneResult:
     if t.search == "evolutionary":
         strategy = ms.search_strategy.EvolutionarySearch(population_size=t.population, genetic_num_iters=t.genetic_iters)
     contexts, weights = extracted_tasks_to_tune_contexts(
-        extracted, job.work_dir, strategy=strategy, seed=t.seed,
+        extracted, job.work_dir, strategy=strategy, seed=t.seed + progress.segments - 1,  # a new draw per segment
         num_threads=grant.units if place.platform == "cpu" else (job.search_threads or "physical"))
-    t1 = time.perf_counter()
-    logger = _round_logger([c.task_name for c in contexts], weights, t1)
+    rec = Recorder([c.task_name for c in contexts], weights, progress,
+                   os.path.join(job.work_dir, PROGRESS_FILE), job.deadline_s)
+    builder, runner = rec.wrap(builder, runner)
+    remaining = t.trials - progress.trials_done
+    prof = ms.Profiler()
     try:
-        with ms.Profiler() as prof:
-            database = ms.tune_tasks(
-                tasks=contexts, task_weights=weights, work_dir=job.work_dir,
-                max_trials_global=t.trials, max_trials_per_task=t.max_trials_per_task,
-                num_trials_per_iter=t.trials_per_round, builder=builder, runner=runner,
-                cost_model=t.cost_model,
-                measure_callbacks=[*ms.measure_callback.MeasureCallback.create("default"), logger])
-        wall = time.perf_counter() - t1
+        if remaining > 0:
+            with prof:
+                ms.tune_tasks(
+                    tasks=contexts, task_weights=weights, work_dir=job.work_dir,
+                    max_trials_global=remaining, max_trials_per_task=t.max_trials_per_task,
+                    num_trials_per_iter=t.trials_per_round, builder=builder, runner=runner,
+                    cost_model=t.cost_model, measure_callbacks=rec.callbacks())
+    except RuntimeError:
+        if not rec.out_of_time:
+            raise
     finally:
-        if hasattr(builder, "shutdown"):
-            builder.shutdown()
+        if hasattr(builder.inner, "shutdown"):
+            builder.inner.shutdown()
+    profile = {k: float(v) for k, v in prof.get().items()} if remaining > 0 else {}
+    for k, v in profile.items():
+        progress.profile[k] = progress.profile.get(k, 0.0) + v
+    write_json(os.path.join(job.work_dir, PROGRESS_FILE), progress)
     result = TuneResult(
         grant=grant, tvm_version=tvm.__version__, target=str(target), tasks=infos,
-        extract_s=extract_s, wall_s=wall, trials_done=logger.trials,
-        profile={k: float(v) for k, v in prof.get().items()}, rounds=list(logger.rounds))
-    if job.compile:
-        result.artifact = compile_model(place, job.model, job.work_dir, database)
+        extract_s=progress.extract_s, wall_s=progress.wall_s, trials_done=progress.trials_done,
+        profile=dict(progress.profile), rounds=list(progress.rounds), spans=list(progress.spans),
+        complete=not rec.out_of_time, segments=progress.segments)
+    if job.compile and result.complete:
+        db = ms.database.JSONDatabase(work_dir=job.work_dir)
+        result.artifact = compile_model(place, job.model, job.work_dir, db)
     return result
