@@ -7,7 +7,7 @@ import json
 import os
 from dataclasses import asdict, dataclass
 
-from harness.config import SweepConf, tuner_fingerprint
+from harness.config import ModelConf, SweepConf, tuner_fingerprint
 from harness.share import Share
 
 
@@ -38,16 +38,27 @@ def _fp(obj) -> str:
     return hashlib.sha1(json.dumps(asdict(obj), sort_keys=True).encode()).hexdigest()[:6]
 
 
-def plan(cfg: SweepConf) -> Plan:
-    platform, m = cfg.platform.name, cfg.model
-    out_dir = os.path.join(cfg.results_dir, platform, cfg.experiment)
-    run_dir = os.path.join(cfg.runs_dir, platform, cfg.experiment)
+def model_stem(m: ModelConf) -> str:
+    """A model's part of a cell id: name, batch, size, dtype (an ONNX file: its content)."""
     stem = f"{m.name}-b{m.batch}" + (f"-s{m.input_size}" if m.input_size else "")
     if m.dtype != "float32":
         stem += f"-{m.dtype}"
     if m.name == "onnx":  # the file's content, not its path
         with open(m.path or "", "rb") as f:
             stem += "-" + hashlib.sha1(f.read()).hexdigest()[:6]
+    return stem
+
+
+def dirs(cfg: SweepConf) -> tuple[str, str]:
+    """(results/<platform>/<experiment>, runs/<platform>/<experiment>)"""
+    return (os.path.join(cfg.results_dir, cfg.platform.name, cfg.experiment),
+            os.path.join(cfg.runs_dir, cfg.platform.name, cfg.experiment))
+
+
+def plan(cfg: SweepConf) -> Plan:
+    platform = cfg.platform.name
+    out_dir, run_dir = dirs(cfg)
+    stem = model_stem(cfg.model)
     tfp = tuner_fingerprint(cfg.tuner)
     tune = []
     for pct in dict.fromkeys(float(s) for s in cfg.tune_shares):

@@ -12,6 +12,7 @@ import os
 from dataclasses import asdict, dataclass, field
 
 PLATFORMS = ("cpu", "cuda")
+KINDS = ("interdependency", "tuning_time", "throughput")
 BUILDERS = ("local", "persistent")
 COST_MODELS = ("xgb", "mlp", "random")
 SEARCH_STRATEGIES = ("evolutionary", "replay-trace", "replay-func")
@@ -70,8 +71,33 @@ class InferConf:
 
 
 @dataclass
+class SliceTuneConf:
+    """+exp=tuning_time: stock MetaSchedule (baseline) against Slice-Tune configurations, each
+    a grid point of clients x servers x server share x builder x GPUs, same trial budget."""
+
+    baseline: bool = True
+    clients: list[int] = field(default_factory=lambda: [2])
+    servers: list[int] = field(default_factory=lambda: [1])
+    server_shares: list[float] = field(default_factory=lambda: [0.0])  # 0: 100 / servers per GPU
+    # local: stock LocalBuilder (the paper's mechanism alone); persistent: with our fix
+    builders: list[str] = field(default_factory=lambda: ["local", "persistent"])
+    gpus: list[int] = field(default_factory=lambda: [1])  # servers placed over this many GPUs
+    split: str = "lpt"
+
+
+@dataclass
+class ThroughputConf:
+    """+exp=throughput: several models tuned one after another (baseline) or all at once, each
+    on its own share of the device (slicetune)."""
+
+    models: list[str] = field(default_factory=lambda: ["tiny_mlp", "tiny_cnn"])
+    modes: list[str] = field(default_factory=lambda: ["baseline", "slicetune"])
+
+
+@dataclass
 class SweepConf:
     experiment: str = "smoke"  # names results/<platform>/<experiment>/
+    kind: str = "interdependency"  # which experiment runs: one of KINDS
     platform: PlatformConf = field(default_factory=PlatformConf)
     model: ModelConf = field(default_factory=ModelConf)
     tuner: TunerConf = field(default_factory=TunerConf)
@@ -81,8 +107,11 @@ class SweepConf:
     untuned: bool = True  # also measure the model with default schedules
     parallel_tuning: int = 1  # tuning runs side by side, each on its own share (cores split)
     rerun: bool = False  # redo cells that already have results
-    # stop tuning runs after this many seconds (at a round's end); the same command continues them
+    # stop tuning after this many seconds of the sweep (at a round's end); the same command
+    # continues the stopped runs from their databases
     tune_deadline_s: float | None = None
+    slicetune: SliceTuneConf = field(default_factory=SliceTuneConf)
+    throughput: ThroughputConf = field(default_factory=ThroughputConf)
     results_dir: str = "results"
     runs_dir: str = "runs"
 
@@ -115,6 +144,7 @@ def validate(cfg: SweepConf) -> None:
     """Raise ConfigError naming the first bad value; touches nothing on disk or device."""
     from harness.models import ZOO  # light import: no TVM
 
+    _one_of("kind", cfg.kind, KINDS)
     _one_of("platform", cfg.platform.name, PLATFORMS)
     _one_of("model", cfg.model.name, sorted(ZOO))
     _positive("model.batch", cfg.model.batch)
@@ -143,6 +173,28 @@ def validate(cfg: SweepConf) -> None:
     _positive("parallel_tuning", cfg.parallel_tuning)
     if cfg.tune_deadline_s is not None:
         _positive("tune_deadline_s", cfg.tune_deadline_s)
+    st = cfg.slicetune
+    for what, values in (("slicetune.clients", st.clients), ("slicetune.servers", st.servers),
+                         ("slicetune.gpus", st.gpus)):
+        for v in values:
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ConfigError(f"{what} has {v!r}; each must be an integer >= 1")
+    for v in st.server_shares:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 100:
+            raise ConfigError(f"slicetune.server_shares has {v!r}; a share is a percentage in (0, 100], "
+                              "or 0 for 100 / servers")
+    for b in st.builders:
+        _one_of("slicetune.builders entry", b, BUILDERS)
+    from harness.shard import SPLITS
+
+    _one_of("slicetune.split", st.split, SPLITS)
+    if cfg.kind == "throughput":
+        if not cfg.throughput.models:
+            raise ConfigError("throughput.models is empty; give at least one model")
+        for m in cfg.throughput.models:
+            _one_of("throughput.models entry", m, sorted(k for k in ZOO if k != "onnx"))
+        for m in cfg.throughput.modes:
+            _one_of("throughput.modes entry", m, ("baseline", "slicetune"))
     i = cfg.infer
     _positive("infer.warmup", i.warmup, allow_zero=True)
     _positive("infer.number", i.number)

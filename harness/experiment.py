@@ -12,6 +12,7 @@ import logging
 import os
 import shutil
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -90,28 +91,46 @@ def _artifact(cell: TuneCell) -> Artifact | None:
     return None
 
 
-class Runner:
-    def __init__(self, cfg: SweepConf, progress=None):
+class BaseRunner:
+    """What every experiment's runner shares: result files, progress, the device and its MPS
+    daemon, the sweep's tuning deadline."""
+
+    def __init__(self, cfg: SweepConf, out_dir: str, run_dir: str, progress=None):
         self.cfg = cfg
-        self.plan: Plan = plan(cfg)
         self.commit = R.git_commit()
         self.progress = progress
-        self.summary = Summary(self.plan.out_dir, self.plan.run_dir)
+        self.summary = Summary(out_dir, run_dir)
         self.total_units: int | None = None  # cuda: SMs of the whole GPU
-        # cpu runs side by side get disjoint core sets (on cuda, MPS splits the SMs)
-        self.cores = CoreAllocator() if cfg.parallel_tuning > 1 and cfg.platform.name == "cpu" else None
         self._write = threading.Lock()
+        self._t0 = time.perf_counter()
 
     def place(self, share: Share) -> Placement:
         p = self.cfg.platform
         return Placement(p.name, share.pct, p.device_id, self.total_units)
+
+    def time_left(self) -> float | None:
+        """Seconds of tuning the sweep may still start (None: no deadline)."""
+        if self.cfg.tune_deadline_s is None:
+            return None
+        return self.cfg.tune_deadline_s - (time.perf_counter() - self._t0)
 
     def _save(self, name: str, rows: list[dict], cell_id: str) -> None:
         with self._write:
             R.write_rows(self._out(name), rows, replace_cells={cell_id})
 
     def _out(self, name: str) -> str:
-        return os.path.join(self.plan.out_dir, name)
+        return os.path.join(self.summary.out_dir, name)
+
+    def _copy_out(self, src: str | None, name: str, text: str | None = None) -> None:
+        """Into results/.../timelines/: a copy of `src`, or `text`."""
+        os.makedirs(self._out("timelines"), exist_ok=True)
+        dest = self._out(os.path.join("timelines", name))
+        if src is not None:
+            shutil.copyfile(src, dest + ".tmp")
+        else:
+            with open(dest + ".tmp", "w") as f:
+                f.write(text or "")
+        os.replace(dest + ".tmp", dest)
 
     def _step(self, label: str) -> None:
         log.info(label)
@@ -122,9 +141,49 @@ class Runner:
         if self.progress is not None:
             self.progress.update(1)
 
+    def _total(self, n: int) -> None:
+        if self.progress is not None:
+            self.progress.total = n
+            self.progress.refresh()
+
+    def run(self) -> Summary:
+        allow_jobs()
+        try:
+            with self._device():
+                return self._run()
+        except BaseException:
+            kill_all()
+            raise
+
+    def _run(self) -> Summary:
+        raise NotImplementedError
+
+    def _device(self):
+        """On cuda: read the GPU's SM count, then hold a private MPS daemon for the sweep."""
+        if self.cfg.platform.name != "cuda":
+            return contextlib.nullcontext()
+        from harness.mps import MPSDaemon, probe_total_sms
+
+        self.total_units = probe_total_sms(self.cfg.platform.device_id)
+        return MPSDaemon(self.cfg.platform.mps_dir)
+
+
+class Runner(BaseRunner):
+    """+exp=interdependency: tune at each share, infer every tuned model at every share."""
+
+    def __init__(self, cfg: SweepConf, progress=None):
+        self.plan: Plan = plan(cfg)
+        super().__init__(cfg, self.plan.out_dir, self.plan.run_dir, progress)
+        # cpu runs side by side get disjoint core sets (on cuda, MPS splits the SMs)
+        self.cores = CoreAllocator() if cfg.parallel_tuning > 1 and cfg.platform.name == "cpu" else None
+
     def tune(self, cell: TuneCell) -> Artifact | None:
         """Tune one cell; None if it stopped at the deadline (the next sweep continues it)."""
         cfg = self.cfg
+        left = self.time_left()
+        if left is not None and left <= 0:
+            self.summary.paused.append(cell.id)
+            return None
         self._step(f"tune {cfg.model.name} at {cell.share.label}")
         tuner, threads = cfg.tuner, 0
         if cfg.parallel_tuning > 1:  # split the cores between runs: builders and search threads
@@ -134,7 +193,7 @@ class Runner:
         job = TuneJob(
             place=self.place(cell.share), model=cfg.model, tuner=tuner, work_dir=cell.work_dir,
             builder_timeout_s=cfg.tuner.builder_timeout_s or cfg.platform.builder_timeout_s,
-            search_threads=threads, deadline_s=cfg.tune_deadline_s)
+            search_threads=threads, deadline_s=left)
         os.makedirs(cell.work_dir, exist_ok=True)
         timeline = os.path.join(cell.work_dir, "timeline.csv")
         progress = os.path.join(cell.work_dir, PROGRESS_FILE)
@@ -171,17 +230,6 @@ class Runner:
         log.info("tuned %s: %d trials in %.1f s on %d %s", cell.id, res.trials_done, res.wall_s,
                  res.grant.units, res.grant.unit)
         return res.artifact
-
-    def _copy_out(self, src: str | None, name: str, text: str | None = None) -> None:
-        """Into results/.../timelines/: a copy of `src`, or `text`."""
-        os.makedirs(self._out("timelines"), exist_ok=True)
-        dest = self._out(os.path.join("timelines", name))
-        if src is not None:
-            shutil.copyfile(src, dest + ".tmp")
-        else:
-            with open(dest + ".tmp", "w") as f:
-                f.write(text or "")
-        os.replace(dest + ".tmp", dest)
 
     def compile(self, cell: TuneCell, tuned: bool) -> Artifact:
         """Compile the untuned reference, or a tuned model again from its database (e.g. a
@@ -228,24 +276,6 @@ class Runner:
         infer = [c for c in self.plan.infer if c in infer or (c.tune is not None and c.tune.id in again)]
         return tune, infer
 
-    def run(self) -> Summary:
-        allow_jobs()
-        try:
-            with self._device():
-                return self._run()
-        except BaseException:
-            kill_all()
-            raise
-
-    def _device(self):
-        """On cuda: read the GPU's SM count, then hold a private MPS daemon for the sweep."""
-        if self.cfg.platform.name != "cuda":
-            return contextlib.nullcontext()
-        from harness.mps import MPSDaemon, probe_total_sms
-
-        self.total_units = probe_total_sms(self.cfg.platform.device_id)
-        return MPSDaemon(self.cfg.platform.mps_dir)
-
     def _tune_all(self, cells: list[TuneCell], arts: dict[str, Artifact]) -> None:
         def one(cell):
             art = self.tune(cell)
@@ -271,9 +301,7 @@ class Runner:
         tune, infer = self.pending()
         done = {c.id for c in self.plan.tune if c not in tune} | {c.id for c in self.plan.infer if c not in infer}
         self.summary.skipped = sorted(done)
-        if self.progress is not None:
-            self.progress.total = len(tune) + len(infer)
-            self.progress.refresh()
+        self._total(len(tune) + len(infer))
         arts: dict[str, Artifact] = {}
         self._tune_all(tune, arts)
         by_share: dict[Share, list] = {}
@@ -292,4 +320,8 @@ class Runner:
 
 
 def run_sweep(cfg: SweepConf, progress=None) -> Summary:
-    return Runner(cfg, progress).run()
+    if cfg.kind == "interdependency":
+        return Runner(cfg, progress).run()
+    from harness import compare
+
+    return compare.RUNNERS[cfg.kind](cfg, progress).run()

@@ -21,6 +21,8 @@ PHASES = "tuning_phases.csv"  # one row per (tuning run, profiler scope)
 ROUNDS = "tuning_rounds.csv"  # one row per (tuning run, measured round): CellKey + tune.RoundRecord
 TASKS = "tasks.csv"  # one row per (tuning run, task)
 INFERENCE = "inference.csv"  # one row per measured repeat
+TUNING_TIME = "tuning_time.csv"  # one row per tuning configuration (+exp=tuning_time)
+THROUGHPUT = "throughput.csv"  # one row per (set of jobs, job) (+exp=throughput)
 
 
 @dataclass
@@ -96,6 +98,41 @@ class InferRow:
     unit: str
     repeat: int
     latency_ms: float
+
+
+@dataclass
+class TuningTimeRow:
+    cell_id: str
+    mode: str  # baseline | slicetune
+    clients: int
+    servers: int  # per GPU (0: the baseline's local runner)
+    server_share: float  # percent of its GPU per server
+    gpus: int
+    split: str
+    trials_done: int
+    n_tasks: int
+    wall_s: float  # starting the tuning processes (and pool) -> merged database, all segments
+    tune_s: float  # the longest client's tuning proper
+    trials_per_s: float  # trials_done / wall_s
+    segments: int
+    final_latency_ms: float  # median, compiled from the database, on the whole device
+    latency_std_ms: float
+    infer_units: int
+
+
+@dataclass
+class ThroughputRow:
+    cell_id: str
+    mode: str  # baseline: one after another; slicetune: all at once, each on 1/jobs of the device
+    jobs: int
+    models: str  # the set, "+"-joined
+    job_share: float
+    trials_done: int  # this job
+    job_tune_s: float  # this job's extraction + tuning
+    wall_s: float  # the whole set, all segments
+    trials_per_s: float  # the whole set's trials / wall_s
+    segments: int
+    final_latency_ms: float  # this job's model, median on the whole device
 
 
 def git_commit(cwd: str | None = None) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import threading
 import time
 from dataclasses import dataclass
@@ -15,16 +16,20 @@ from harness.servers import ServerPool
 from harness.shard import merge_databases, split
 from harness.share import Placement, Share
 from harness.tasks import TaskInfo
-from harness.tune import RPCTarget, TuneJob, TuneResult
+from harness.tune import RPCTarget, TuneJob, TuneResult, finished
 
 
 @dataclass
 class ShardedResult:
     shards: list[list[str]]
     clients: list[TuneResult]
-    merged_dir: str
+    merged_dir: str | None  # None while a client is paused at its deadline
     records: int
     wall_s: float
+
+    @property
+    def complete(self) -> bool:
+        return all(c.complete for c in self.clients)
 
 
 def split_budget(trials: int, shards: list[list[str]]) -> list[int]:
@@ -37,7 +42,9 @@ def split_budget(trials: int, shards: list[list[str]]) -> list[int]:
 
 def tune_sharded(model: ModelConf, tuner: TunerConf, tasks: list[TaskInfo], pool: ServerPool, clients: int,
                  work_dir: str, platform: str = "cpu", split_how: str = "lpt", builder_timeout_s: float = 60.0,
-                 mps_dir: str | None = None) -> ShardedResult:
+                 mps_dir: str | None = None, deadline_s: float | None = None) -> ShardedResult:
+    """Tune `tasks` with `clients` client processes against `pool`; with `deadline_s`, clients
+    stop at it and a later call continues them (a client that already finished is not rerun)."""
     shards = [s for s in split(tasks, clients, split_how) if s]
     budgets = split_budget(tuner.trials, shards)
     workers = tuner.builder_workers or max(1, len(os.sched_getaffinity(0)) // len(shards))
@@ -48,10 +55,14 @@ def tune_sharded(model: ModelConf, tuner: TunerConf, tasks: list[TaskInfo], pool
     errors: list[BaseException] = []
 
     def client(i: int) -> None:
+        results[i] = finished(dirs[i], budgets[i])
+        if results[i] is not None:
+            return
         key = keys[i % len(keys)]
         rpc = RPCTarget(host, port, key, servers=sum(1 for s in pool.specs if s.key == key))
         job = TuneJob(place=Placement(platform, 100.0), model=model, work_dir=dirs[i],
                       builder_timeout_s=builder_timeout_s, tasks=shards[i], rpc=rpc, compile=False,
+                      deadline_s=deadline_s,
                       tuner=dataclasses.replace(tuner, trials=budgets[i], builder_workers=workers))
         try:
             results[i] = run_job("tune", job, TuneResult, Share(platform, 100.0),
@@ -70,9 +81,13 @@ def tune_sharded(model: ModelConf, tuner: TunerConf, tasks: list[TaskInfo], pool
     except BaseException:
         kill_all()
         raise
-    wall = time.perf_counter() - t0
     if errors:
         raise errors[0]
+    done = [r for r in results if r is not None]
+    if not all(r.complete for r in done):
+        return ShardedResult(shards, done, None, 0, time.perf_counter() - t0)
     merged = os.path.join(work_dir, "merged")
+    if os.path.exists(merged):  # an earlier, interrupted merge
+        shutil.rmtree(merged)
     records = merge_databases(dirs, merged)
-    return ShardedResult(shards, [r for r in results if r is not None], merged, records, wall)
+    return ShardedResult(shards, done, merged, records, time.perf_counter() - t0)

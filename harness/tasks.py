@@ -4,12 +4,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness.config import ModelConf
+from harness.share import Placement
+
 
 @dataclass
 class TaskInfo:
     name: str
     flops: float
     weight: int
+
+
+@dataclass
+class TasksJob:
+    """List a model's tuning tasks (in a worker: it needs the device's target)."""
+
+    place: Placement
+    model: ModelConf
+
+
+@dataclass
+class TaskList:
+    tasks: list[TaskInfo]
 
 
 def fuse(mod, target):
@@ -42,3 +58,12 @@ def extract(mod, target):
     tasks = extract_tasks(fuse(mod, target), target)
     infos = [TaskInfo(t.task_name, float(estimate_tir_flops(t.dispatched[0])), int(t.weight)) for t in tasks]
     return tasks, infos
+
+
+def run(job: TasksJob) -> TaskList:
+    from harness.models import load
+    from harness.target import make_target
+
+    grant = job.place.grant()
+    target = make_target(job.place.platform, grant.units, job.place.device_id)
+    return TaskList(extract(load(job.model).mod, target)[1])

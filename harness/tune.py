@@ -307,6 +307,16 @@ class Recorder:
                 mc.UpdateCostModel(), EndRound()]
 
 
+def finished(work_dir: str, trials: int) -> TuneResult | None:
+    """The result a tuning job left in `work_dir` if it completed its `trials` (see harness.proc:
+    a job logging to work_dir/tune.log writes work_dir/tune.result.json)."""
+    path = os.path.join(work_dir, "tune.result.json")
+    if not os.path.exists(path):
+        return None
+    res = read_json(path, TuneResult)
+    return res if res.complete and res.trials_done >= trials else None
+
+
 def load_progress(work_dir: str) -> Progress:
     """The progress of an earlier segment whose database is still there; else a fresh start
     (a database without progress is from an attempt that never finished a round: dropped)."""

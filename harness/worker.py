@@ -14,9 +14,10 @@ from harness.records import read_json, write_json
 
 
 def _jobs():
-    from harness import infer, tune
+    from harness import infer, tasks, tune
 
     return {
+        "tasks": (tasks.TasksJob, tasks.run),
         "tune": (tune.TuneJob, tune.run),
         "compile": (tune.CompileJob, tune.run_compile),
         "infer": (infer.InferJob, infer.run),

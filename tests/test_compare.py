@@ -1,0 +1,87 @@
+"""Stock MetaSchedule against Slice-Tune on CPU shares: the grid, and real runs of both
+experiments with a tiny model (real tuning, real tracker and servers, real compile and infer)."""
+
+import os
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from harness import results as R
+from harness.compare import Config, grid
+from harness.config import ConfigError, InferConf, ModelConf, SliceTuneConf, SweepConf, ThroughputConf, TunerConf, validate
+from harness.experiment import run_sweep
+from harness.sweep import to_conf
+from tests.conftest import CONF
+
+
+def test_grid_has_the_baselines_then_every_slicetune_point():
+    cfg = SweepConf(slicetune=SliceTuneConf(clients=[1, 4], servers=[1, 2], server_shares=[0, 50],
+                                            builders=["local"]))
+    g = grid(cfg)
+    assert g[0] == Config("baseline", "local")
+    st = [c for c in g if c.mode == "slicetune"]
+    assert len(st) == 2 * 3  # per K: s1 at 100% and 50%; s2 at 0 (=50%) and 50% is one point
+    assert Config("slicetune", "local", 4, 2, 50.0) in st
+    assert {c.label for c in g} >= {"baseline-local", "k4-s2-p50-local", "k1-s1-p100-local"}
+
+
+@pytest.mark.parametrize("exp", ["tuning_time", "throughput", "scaling"])
+def test_experiments_compose_and_validate(exp):
+    with initialize_config_dir(version_base="1.3", config_dir=CONF):
+        cfg = to_conf(compose("config", overrides=[f"+exp={exp}"]))
+    validate(cfg)
+    assert cfg.experiment == exp and cfg.kind in ("tuning_time", "throughput")
+
+
+@pytest.mark.parametrize("change, bad", [
+    (dict(slicetune=SliceTuneConf(clients=[0])), "slicetune.clients has 0"),
+    (dict(slicetune=SliceTuneConf(builders=["fast"])), "slicetune.builders entry='fast'"),
+    (dict(slicetune=SliceTuneConf(server_shares=[150])), "server_shares has 150"),
+    (dict(kind="throughput", throughput=ThroughputConf(models=["nope"])), "throughput.models entry='nope'"),
+    (dict(kind="sideways"), "kind='sideways'"),
+])
+def test_bad_comparison_settings_are_named(change, bad):
+    with pytest.raises(ConfigError, match=bad.replace("[", r"\[")):
+        validate(SweepConf(**change))
+
+
+def conf(tmp_path, **kw) -> SweepConf:
+    return SweepConf(model=ModelConf(name="tiny_mlp"), tuner=TunerConf(trials=8, trials_per_round=4),
+                     infer=InferConf(warmup=1, number=5, repeats=3),
+                     results_dir=str(tmp_path / "results"), runs_dir=str(tmp_path / "runs"), **kw)
+
+
+@pytest.mark.slow
+def test_tuning_time_baseline_and_slicetune(tmp_path):
+    cfg = conf(tmp_path, experiment="tt", kind="tuning_time",
+               slicetune=SliceTuneConf(clients=[2], servers=[2], builders=["persistent"]))
+    summary = run_sweep(cfg)
+    assert len(summary.ran) == 2 and not summary.paused
+    out = tmp_path / "results" / "cpu" / "tt"
+    rows = {r["mode"]: r for r in R.read_rows(str(out / R.TUNING_TIME))}
+    assert set(rows) == {"baseline", "slicetune"}
+    st, base = rows["slicetune"], rows["baseline"]
+    assert (st["clients"], st["servers"], st["server_share"]) == ("2", "2", "50.0")
+    for r in rows.values():
+        assert int(r["trials_done"]) >= 8 and float(r["wall_s"]) > 0 and float(r["final_latency_ms"]) > 0
+        assert float(r["trials_per_s"]) == pytest.approx(int(r["trials_done"]) / float(r["wall_s"]))
+        assert r["builder"] == "persistent" and r["exp"] == "tt"
+    assert int(base["n_tasks"]) == int(st["n_tasks"])  # the shards cover the model's tasks
+    spans = R.read_rows(str(out / "timelines" / f"{st['cell_id']}.spans.csv"))
+    assert {r["client"] for r in spans} == {"0", "1"}
+    assert os.path.exists(out / "timelines" / f"{base['cell_id']}.csv")
+    assert run_sweep(cfg).ran == []  # done cells are skipped
+
+
+@pytest.mark.slow
+def test_throughput_one_after_another_and_side_by_side(tmp_path):
+    cfg = conf(tmp_path, experiment="tp", kind="throughput",
+               throughput=ThroughputConf(models=["tiny_mlp", "tiny_cnn"]))
+    run_sweep(cfg)
+    rows = R.read_rows(str(tmp_path / "results" / "cpu" / "tp" / R.THROUGHPUT))
+    assert sorted((r["mode"], r["model"]) for r in rows) == [
+        ("baseline", "tiny_cnn"), ("baseline", "tiny_mlp"), ("slicetune", "tiny_cnn"), ("slicetune", "tiny_mlp")]
+    for r in rows:
+        assert r["jobs"] == "2" and r["models"] == "tiny_mlp+tiny_cnn" and float(r["final_latency_ms"]) > 0
+        assert float(r["job_share"]) == (100.0 if r["mode"] == "baseline" else 50.0)
+        assert float(r["wall_s"]) >= float(r["job_tune_s"]) > 0
