@@ -5,7 +5,7 @@ cd "$(dirname "$0")"
 
 usage() {
   cat <<'USAGE'
-usage: ./run_all.sh [--full] [--platform auto|cpu|cuda] [--resume] [--figures-only] [-- HYDRA_OVERRIDES...]
+usage: ./run_all.sh [--full] [--platform auto|cpu|cuda] [--only EXP] [--resume] [--figures-only] [-- HYDRA_OVERRIDES...]
 
 Creates (or reuses) .venv, installs slicetune, detects the platform (an NVIDIA GPU with CUDA MPS
 -> cuda, else cpu), runs each experiment's profile and regenerates the figures from the result
@@ -15,8 +15,11 @@ cells are skipped.
 
 profiles (expected run time):
   quick (default)  interdependency of tiny_cnn, tuned at 50% and 100% of the device, each model
-                   inferred at both shares + the untuned reference: about 5 minutes on 2 CPU
-                   cores (plus about 1 minute to install on a fresh machine)
+                   inferred at both shares + the untuned reference (about 5 minutes on 2 CPU
+                   cores, plus about 1 minute to install on a fresh machine); then tuning_time
+                   (tiny_cnn, 64 trials: stock and persistent-builder baselines, Slice-Tune with
+                   K=2 clients and S=1 or 2 servers, both builders) and throughput (tiny_mlp and
+                   tiny_cnn, 32 trials each, one after another vs at once): about 10 minutes more
   --full           the paper's matrix: resnet50 and mobilenet_v2, 5 tune x 5 inference shares,
                    2000 trials per tuning run: days on 2 CPU cores; on an H200 host a round of
                    16 resnet50 candidates took ~13 s, i.e. ~30 min per tuning run and ~5 hours
@@ -24,6 +27,7 @@ profiles (expected run time):
 
 options:
   --platform P     force cpu or cuda (default: auto)
+  --only EXP       run one experiment: interdependency, tuning_time or throughput
   --resume         quick profile: keep completed cells instead of measuring them again
   --figures-only   only regenerate figures from existing result files
   -h, --help       this text
@@ -33,13 +37,14 @@ environment:
 USAGE
 }
 
-PROFILE=quick PLATFORM=auto FIGURES_ONLY=0 RESUME=0 EXTRA=()
+PROFILE=quick PLATFORM=auto FIGURES_ONLY=0 RESUME=0 ONLY=all EXTRA=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --full) PROFILE=full ;;
     --platform) PLATFORM=${2:?--platform needs cpu, cuda or auto}; shift ;;
     --figures-only) FIGURES_ONLY=1 ;;
     --resume) RESUME=1 ;;
+    --only) ONLY=${2:?--only needs interdependency, tuning_time or throughput}; shift ;;
     -h|--help) usage; exit 0 ;;
     --) shift; EXTRA=("$@"); break ;;
     *) echo "run_all.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
@@ -47,6 +52,8 @@ while [ $# -gt 0 ]; do
   shift
 done
 case "$PLATFORM" in auto|cpu|cuda) ;; *) echo "run_all.sh: --platform '$PLATFORM' is not one of auto, cpu, cuda" >&2; exit 2 ;; esac
+case "$ONLY" in all|interdependency|tuning_time|throughput) ;; *) echo "run_all.sh: --only '$ONLY' is not one of interdependency, tuning_time, throughput" >&2; exit 2 ;; esac
+want() { [ "$ONLY" = all ] || [ "$ONLY" = "$1" ]; }
 
 if [ -n "${SLICETUNE_PYTHON:-}" ]; then
   PY=$SLICETUNE_PYTHON
@@ -71,7 +78,16 @@ echo "run_all.sh: platform=$PLATFORM profile=$PROFILE"
 if [ "$FIGURES_ONLY" = 0 ]; then
   if [ "$PROFILE" = quick ]; then
     again=(); [ "$RESUME" = 1 ] || again=(rerun=true)
-    $PY -m harness.sweep +exp=interdependency platform=$PLATFORM "${again[@]}" "${EXTRA[@]}"
+    if want interdependency; then
+      $PY -m harness.sweep +exp=interdependency platform=$PLATFORM "${again[@]}" "${EXTRA[@]}"
+    fi
+    if want tuning_time; then
+      $PY -m harness.sweep +exp=tuning_time platform=$PLATFORM model=tiny_cnn tuner.trials=64 \
+        'slicetune.clients=[2]' 'slicetune.servers=[1,2]' "${again[@]}" "${EXTRA[@]}"
+    fi
+    if want throughput; then
+      $PY -m harness.sweep +exp=throughput platform=$PLATFORM tuner.trials=32 "${again[@]}" "${EXTRA[@]}"
+    fi
   else
     for model in resnet50 mobilenet_v2; do
       $PY -m harness.sweep +exp=interdependency_full platform=$PLATFORM model=$model "${EXTRA[@]}"

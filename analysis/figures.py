@@ -9,6 +9,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
@@ -88,26 +89,153 @@ def convergence(rounds: pd.DataFrame, title: str):
     return fig
 
 
-def timeline(tl: pd.DataFrame, title: str):
-    """CPU and (where sampled) GPU utilisation, SM clock and GPU processes over one run."""
+SPAN_COLORS = dict(zip(["search", "build", "measure", "database", "cost_model"], sns.color_palette("Set2", 5)))
+
+
+def _span_times(spans: pd.DataFrame, tl: pd.DataFrame | None) -> pd.DataFrame:
+    """Spans on the timeline's clock (through its epoch column), else from the first span."""
+    sp = spans.copy()
+    if tl is not None and "epoch" in tl and tl["epoch"].notna().sum() > 1:
+        ok = tl.dropna(subset=["epoch"])
+        sp["t0"] = np.interp(sp["start"], ok["epoch"], ok["t_s"])
+        sp["t1"] = np.interp(sp["end"], ok["epoch"], ok["t_s"])
+    else:
+        base = sp["start"].min()
+        sp["t0"], sp["t1"] = sp["start"] - base, sp["end"] - base
+    return sp
+
+
+def _lanes(ax, spans: pd.DataFrame, tl: pd.DataFrame | None) -> None:
+    """One lane per client, a bar per phase span."""
+    sp = _span_times(spans, tl)
+    clients = sorted(sp["client"].unique())
+    for lane, c in enumerate(clients):
+        for phase, g in sp[sp["client"] == c].groupby("phase"):
+            ax.broken_barh(list(zip(g["t0"], g["t1"] - g["t0"])), (lane - 0.4, 0.8),
+                           color=SPAN_COLORS.get(phase, "grey"), label=phase if lane == 0 else None)
+    ax.set_yticks(range(len(clients)), [f"client {c}" for c in clients], fontsize=7)
+    ax.set_ylim(-0.6, len(clients) - 0.4)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in SPAN_COLORS.values()]
+    ax.legend(handles, SPAN_COLORS, fontsize=6, ncol=5, loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
+
+
+def _utilisation(ax, tl: pd.DataFrame) -> bool:
     gpu = "gpu_util_pct" in tl and tl["gpu_util_pct"].notna().any()
-    fig, axes = plt.subplots(2 if gpu else 1, 1, figsize=(6.5, 4.2 if gpu else 2.4), sharex=True, squeeze=False)
-    ax = axes[0, 0]
     ax.plot(tl["t_s"], tl["cpu_util_pct"], label="CPU %", lw=1)
     if gpu:
         ax.plot(tl["t_s"], tl["gpu_util_pct"], label="GPU %", lw=1)
     ax.set_ylim(0, 105)
-    ax.set_ylabel("utilisation (%)")
+    ax.set_ylabel("utilisation (%)", fontsize=8)
     ax.legend(fontsize=7, loc="upper right")
-    ax.set_title(title, fontsize=9)
+    return gpu
+
+
+def timeline(tl: pd.DataFrame, title: str, spans: pd.DataFrame | None = None):
+    """Phase spans per client (where recorded) over CPU and (where sampled) GPU utilisation,
+    SM clock and GPU processes of one run."""
+    gpu = "gpu_util_pct" in tl and tl["gpu_util_pct"].notna().any()
+    has_spans = spans is not None and len(spans) > 0
+    rows = [1.2] * has_spans + [1.0] + [0.8] * gpu
+    fig, axes = plt.subplots(len(rows), 1, figsize=(6.5, 1.2 + 1.5 * len(rows)), sharex=True, squeeze=False,
+                             gridspec_kw={"height_ratios": rows})
+    axes = list(axes[:, 0])
+    if has_spans:
+        _lanes(axes.pop(0), spans, tl)
+    _utilisation(axes[0], tl)
+    fig.axes[0].set_title(title, fontsize=9, pad=14 if has_spans else 4)
     if gpu:
-        ax2 = axes[1, 0]
+        ax2 = axes[1]
         ax2.plot(tl["t_s"], tl["sm_clock_mhz"], color="tab:green", lw=1)
-        ax2.set_ylabel("SM clock (MHz)")
+        ax2.set_ylabel("SM clock (MHz)", fontsize=8)
         ax3 = ax2.twinx()
         ax3.step(tl["t_s"], tl["gpu_procs"], color="tab:red", lw=1, where="post")
-        ax3.set_ylabel("GPU processes", color="tab:red")
-    axes[-1, 0].set_xlabel("time since tuning started (s)")
+        ax3.set_ylabel("GPU processes", color="tab:red", fontsize=8)
+    fig.axes[len(rows) - 1].set_xlabel("time since the run started (s)")
+    fig.tight_layout()
+    return fig
+
+
+def side_by_side_timelines(runs: list[tuple[str, pd.DataFrame, pd.DataFrame | None]], title: str):
+    """Spans and utilisation of several runs (e.g. the baseline and the best Slice-Tune
+    configuration) on one time axis."""
+    rows = []
+    for _, _, sp in runs:
+        rows += [0.5 + 0.25 * (sp["client"].nunique() if sp is not None and len(sp) else 0), 1.0]
+    fig, axes = plt.subplots(len(rows), 1, figsize=(7, 0.9 * sum(rows) + 1.2), sharex=True, squeeze=False,
+                             gridspec_kw={"height_ratios": rows})
+    for i, (label, tl, sp) in enumerate(runs):
+        lanes, util = axes[2 * i, 0], axes[2 * i + 1, 0]
+        if sp is not None and len(sp):
+            _lanes(lanes, sp, tl)
+        lanes.set_title(label, fontsize=8, loc="left", pad=12)
+        _utilisation(util, tl)
+    axes[-1, 0].set_xlabel("time since the run started (s)")
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def _config_label(r) -> str:
+    if r["mode"] == "baseline":
+        return f"baseline ({r['builder']})"
+    g = f" x{int(r['gpus'])} GPUs" if int(r.get("gpus", 1)) > 1 else ""
+    return f"K={int(r['clients'])} S={int(r['servers'])}@{float(r['server_share']):g}%{g} ({r['builder']})"
+
+
+def _stock(tt: pd.DataFrame) -> pd.Series | None:
+    base = tt[tt["mode"] == "baseline"]
+    if not len(base):
+        return None
+    stock = base[base["builder"] == "local"]
+    return (stock if len(stock) else base).iloc[0]
+
+
+def comparison(tt: pd.DataFrame, title: str):
+    """Tuning time, trials/s and final latency per configuration, against the stock baseline
+    (the paper's -75% time and 5x throughput as reference lines)."""
+    t = tt.copy()
+    t["config"] = t.apply(_config_label, axis=1)
+    t = t.sort_values(["mode", "builder", "gpus", "clients", "servers"], key=lambda c: c.map(
+        lambda v: {"baseline": 0, "slicetune": 1}.get(v, v)))
+    ref = _stock(t)
+    fig, axes = plt.subplots(1, 3, figsize=(12, 0.32 * len(t) + 1.8), sharey=True)
+    colors = t["builder"].map({"local": "tab:blue", "persistent": "tab:orange"}).fillna("grey")
+    axes[0].barh(t["config"], t["wall_s"], color=colors)
+    axes[0].set_xlabel("tuning wall time (s)")
+    axes[1].barh(t["config"], t["trials_per_s"] / (ref["trials_per_s"] if ref is not None else 1), color=colors)
+    axes[1].set_xlabel("trials/s vs stock baseline" if ref is not None else "trials/s")
+    axes[2].barh(t["config"], t["final_latency_ms"] / (ref["final_latency_ms"] if ref is not None else 1), color=colors)
+    axes[2].set_xlabel("final latency vs stock baseline" if ref is not None else "final latency (ms)")
+    if ref is not None:
+        axes[0].axvline(0.25 * ref["wall_s"], color="k", ls="--", lw=1, label="paper: -75%")
+        axes[1].axvline(5, color="k", ls="--", lw=1, label="paper: 5x")
+        axes[1].axvline(1, color="grey", lw=0.8)
+        axes[2].axvspan(0.95, 1.05, color="grey", alpha=0.2, label="within 5%")
+        for ax in axes:
+            ax.legend(fontsize=7, loc="lower right")
+    axes[0].invert_yaxis()
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def throughput(tp: pd.DataFrame, title: str):
+    """Trials/s of a set of models tuned one after another vs all at once (5x reference)."""
+    per = tp.groupby("mode", sort=False).agg(trials_per_s=("trials_per_s", "first"), wall_s=("wall_s", "first"))
+    fig, axes = plt.subplots(1, 2, figsize=(8, 2.6))
+    labels = {"baseline": "one after another", "slicetune": "all at once"}
+    names = [labels.get(m, m) for m in per.index]
+    axes[0].bar(names, per["wall_s"], color="tab:blue")
+    axes[0].set_ylabel("wall time for the set (s)")
+    axes[1].bar(names, per["trials_per_s"], color="tab:orange")
+    axes[1].set_ylabel("trials/s")
+    if "baseline" in per.index:
+        base = per.loc["baseline"]
+        axes[0].axhline(0.25 * base["wall_s"], color="k", ls="--", lw=1, label="paper: -75%")
+        axes[1].axhline(5 * base["trials_per_s"], color="k", ls="--", lw=1, label="paper: 5x")
+        for ax in axes:
+            ax.legend(fontsize=7)
+    fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -126,12 +254,32 @@ def _variants(df: pd.DataFrame):
 
 
 def _read(path: str) -> pd.DataFrame | None:
-    return pd.read_csv(path) if os.path.exists(path) else None
+    if not os.path.exists(path) or not os.path.getsize(path):
+        return None
+    return pd.read_csv(path)
+
+
+def _compared_runs(d: str, tt: pd.DataFrame) -> list:
+    """(label, timeline, spans) of the stock baseline and the fastest Slice-Tune configuration."""
+    picks = []
+    ref = _stock(tt)
+    if ref is not None:
+        picks.append(ref)
+    st = tt[tt["mode"] == "slicetune"]
+    if len(st):
+        picks.append(st.loc[st["wall_s"].idxmin()])
+    out = []
+    for r in picks:
+        tl = _read(os.path.join(d, "timelines", f"{r['cell_id']}.csv"))
+        if tl is not None:
+            label = f"{_config_label(r)}: {r['wall_s']:.0f} s, {r['trials_per_s']:.2f} trials/s"
+            out.append((label, tl, _read(os.path.join(d, "timelines", f"{r['cell_id']}.spans.csv"))))
+    return out
 
 
 def experiment_dirs(root: str) -> list[str]:
     """Directories holding result files below `root` (results/, results/<platform>, or one exp)."""
-    found = {os.path.dirname(p) for pat in ("inference.csv", "tuning.csv")
+    found = {os.path.dirname(p) for pat in ("inference.csv", "tuning.csv", "tuning_time.csv", "throughput.csv")
              for p in glob.glob(os.path.join(root, "**", pat), recursive=True)}
     return sorted(found)
 
@@ -161,11 +309,30 @@ def make_all(root: str = "results") -> list[str]:
         if phases is not None and len(phases):
             dev = phases["device"].iloc[0]
             save(tuning_time(phases, f"{exp}: tuning time by phase on {dev}"), f"{exp}_tuning_time.png")
-        for path in sorted(glob.glob(os.path.join(d, "timelines", "*.csv"))):
-            cell = os.path.basename(path)[:-4]
-            tl = pd.read_csv(path)
-            if len(tl):
-                save(timeline(tl, f"{exp}: {cell}"), f"{exp}_timeline_{cell}.png")
+        tt, tp = _read(os.path.join(d, "tuning_time.csv")), _read(os.path.join(d, "throughput.csv"))
+        if tt is not None and len(tt):
+            for (model, batch, suffix), g in _variants(tt.assign(tuner_fp="")):
+                dev, trials = g["device"].iloc[0], g["trials"].iloc[0]
+                save(comparison(g, f"{exp}: {model} (batch {batch}) on {dev}, {trials} trials per configuration"),
+                     f"{exp}_{model}_b{batch}{suffix}.png")
+                runs = _compared_runs(d, g)
+                if runs:
+                    save(side_by_side_timelines(runs, f"{exp}: {model} on {dev}: where the time goes"),
+                         f"{exp}_{model}_b{batch}{suffix}_timelines.png")
+        if tp is not None and len(tp):
+            for models, g in tp.groupby("models"):
+                dev = g["device"].iloc[0]
+                save(throughput(g, f"{exp}: {models} on {dev}, {g['trials'].iloc[0]} trials per model"),
+                     f"{exp}_{models.replace('+', '_')}.png")
+        if tt is None and tp is None:
+            for path in sorted(glob.glob(os.path.join(d, "timelines", "*.csv"))):
+                if path.endswith(".spans.csv"):
+                    continue
+                cell = os.path.basename(path)[:-4]
+                tl = pd.read_csv(path)
+                if len(tl):
+                    spans = _read(path[:-4] + ".spans.csv")
+                    save(timeline(tl, f"{exp}: {cell}", spans), f"{exp}_timeline_{cell}.png")
         if rounds is not None and rounds["est_model_ms"].notna().any():
             for (model, batch, suffix), g in _variants(rounds):
                 save(convergence(g, f"{exp}: {model} (batch {batch}) convergence"),

@@ -16,6 +16,7 @@ KINDS = ("interdependency", "tuning_time", "throughput")
 BUILDERS = ("local", "persistent")
 COST_MODELS = ("xgb", "mlp", "random")
 SEARCH_STRATEGIES = ("evolutionary", "replay-trace", "replay-func")
+SCHEDULERS = ("gradient", "round-robin", "rolling")
 
 
 class ConfigError(ValueError):
@@ -59,6 +60,10 @@ class TunerConf:
     # evolutionary search effort (MetaSchedule's defaults: 512, 4); smaller is cheaper per round
     population: int = 512
     genetic_iters: int = 4
+    # gradient, round-robin: MetaSchedule's (both send every task once before collecting any
+    # result, so nothing reaches the database, or a deadline, for the first len(tasks) rounds);
+    # rolling: round-robin that collects each round's results before the next (harness.tune)
+    scheduler: str = "gradient"
     seed: int = 0
 
 
@@ -118,7 +123,7 @@ class SweepConf:
 
 # settings added after results were first recorded: hashed only when changed, so existing
 # cells keep their identity
-_LATER_DEFAULTS = {"population": 512, "genetic_iters": 4}
+_LATER_DEFAULTS = {"population": 512, "genetic_iters": 4, "scheduler": "gradient"}
 
 
 def tuner_fingerprint(tuner: TunerConf) -> str:
@@ -168,6 +173,7 @@ def validate(cfg: SweepConf) -> None:
     _one_of("tuner.builder", t.builder, BUILDERS)
     _one_of("tuner.cost_model", t.cost_model, COST_MODELS)
     _one_of("tuner.search", t.search, SEARCH_STRATEGIES)
+    _one_of("tuner.scheduler", t.scheduler, SCHEDULERS)
     _positive("tuner.population", t.population)
     _positive("tuner.genetic_iters", t.genetic_iters)
     _positive("parallel_tuning", cfg.parallel_tuning)

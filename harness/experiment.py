@@ -66,11 +66,9 @@ def _tune_rows(ctx: R.Context, cell: TuneCell, res: TuneResult) -> dict[str, lis
 
 
 def spans_csv(clients: list[list[Span]]) -> str:
-    """Phase spans of a tuning run's clients as CSV, in seconds from the first span."""
-    t0 = min((s.start for spans in clients for s in spans), default=0.0)
-    lines = ["client,round,phase,start_s,end_s"]
-    lines += [f"{c},{s.round},{s.phase},{s.start - t0:.3f},{s.end - t0:.3f}"
-              for c, spans in enumerate(clients) for s in spans]
+    """Phase spans of a tuning run's clients as CSV (wall clock, like the timeline's epoch)."""
+    lines = ["client,round,phase,start,end"]
+    lines += [f"{c},{s.round},{s.phase},{s.start:.3f},{s.end:.3f}" for c, spans in enumerate(clients) for s in spans]
     return "\n".join(lines) + "\n"
 
 

@@ -22,6 +22,7 @@ class Sample:
     gpu_mem_mib: float | None = None
     sm_clock_mhz: float | None = None
     gpu_procs: int | None = None
+    epoch: float | None = None  # wall clock, to line samples up with phase spans
 
 
 class _NVML:
@@ -82,7 +83,8 @@ class Sampler:
                 if self.offset is None:
                     w.writeheader()
                 while not self._stop.wait(self.interval_s):
-                    s = Sample(time.perf_counter() - t0, psutil.cpu_percent(None), **(nvml.read() if nvml else {}))
+                    s = Sample(time.perf_counter() - t0, psutil.cpu_percent(None), **(nvml.read() if nvml else {}),
+                               epoch=time.time())
                     w.writerow({k: ("" if v is None else round(v, 3)) for k, v in asdict(s).items()})
                     f.flush()
         finally:

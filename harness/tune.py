@@ -307,6 +307,45 @@ class Recorder:
                 mc.UpdateCostModel(), EndRound()]
 
 
+def make_scheduler(kind: str, after: int = -1):
+    """MetaSchedule's scheduler `kind`, or ours ("rolling", starting after task `after`: a
+    continued run picks up where the last segment stopped)."""
+    from tvm.ir.utils import derived_object
+    from tvm.s_tir.meta_schedule.task_scheduler import PyTaskScheduler
+
+    if kind != "rolling":
+        return kind
+
+    @derived_object
+    class Rolling(PyTaskScheduler):
+        """Round-robin that collects a task's results before picking the next task, so every
+        round reaches the database, the progress file and the deadline check at once."""
+
+        def __init__(self):
+            super().__init__()
+            self.last, self.running = after, False
+
+        def next_task_id(self) -> int:
+            tasks = self._outer().tasks_
+            if self.running and not tasks[self.last].is_terminated:
+                self.join_running_task(self.last)
+            self.running = True
+            for k in range(1, len(tasks) + 1):
+                i = (self.last + k) % len(tasks)
+                if not tasks[i].is_terminated:
+                    self.last = i
+                    return i
+            return -1
+
+    return Rolling()
+
+
+def _last_task(progress: Progress, contexts) -> int:
+    names = [c.task_name for c in contexts]
+    last = progress.rounds[-1].task if progress.rounds else None
+    return names.index(last) if last in names else -1
+
+
 def finished(work_dir: str, trials: int) -> TuneResult | None:
     """The result a tuning job left in `work_dir` if it completed its `trials` (see harness.proc:
     a job logging to work_dir/tune.log writes work_dir/tune.result.json)."""
@@ -408,7 +447,8 @@ def run(job: TuneJob) -> TuneResult:
                     tasks=contexts, task_weights=weights, work_dir=job.work_dir,
                     max_trials_global=remaining, max_trials_per_task=t.max_trials_per_task,
                     num_trials_per_iter=t.trials_per_round, builder=builder, runner=runner,
-                    cost_model=t.cost_model, measure_callbacks=rec.callbacks())
+                    cost_model=t.cost_model, measure_callbacks=rec.callbacks(),
+                    task_scheduler=make_scheduler(t.scheduler, _last_task(progress, contexts)))
     except RuntimeError:
         if not rec.out_of_time:
             raise
