@@ -145,16 +145,16 @@ class _CompareRunner(BaseRunner):
         job = TuneJob(self.place(share), model, tuner, work_dir,
                       builder_timeout_s=tuner.builder_timeout_s or p.builder_timeout_s, search_threads=threads,
                       compile=False, deadline_s=left)
-        return run_job("tune", job, TuneResult, share, os.path.join(work_dir, "tune.log"), p.mps_dir, cores)
+        return run_job("tune", job, TuneResult, share, os.path.join(work_dir, "tune.log"), self.mps_dir, cores)
 
     def _measure(self, model: ModelConf, cell_id: str, work_dir: str, db_dir: str) -> InferResult:
         """Compile from the database and measure on the whole device."""
-        p, share = self.cfg.platform, self.share100
+        share = self.share100
         art = run_job("compile", CompileJob(self.place(share), model, work_dir, db_dir), Artifact, share,
-                      os.path.join(work_dir, "compile.log"), p.mps_dir)
+                      os.path.join(work_dir, "compile.log"), self.mps_dir)
         job = InferJob(self.place(share), model, [InferItem(cell_id, art.path, art.entry)], self.cfg.infer,
                        self.cfg.tuner.seed)
-        return run_job("infer", job, InferResult, share, os.path.join(work_dir, "infer.log"), p.mps_dir)
+        return run_job("infer", job, InferResult, share, os.path.join(work_dir, "infer.log"), self.mps_dir)
 
     def _finish(self, cell: Cell, clients: list[TuneResult]) -> None:
         timeline = os.path.join(cell.work_dir, "timeline.csv")
@@ -178,6 +178,9 @@ class TuningTimeRunner(_CompareRunner):
         self.cells = {self._cell(c.label, dataclasses.replace(cfg.tuner, builder=c.builder), stem): c
                       for c in self.configs}
 
+    def gpus_needed(self) -> int:
+        return max((c.gpus for c in self.configs), default=1)
+
     def _possible(self, c: Config) -> bool:
         have = 1 if self.cfg.platform.name == "cpu" else _visible_gpus()
         if c.gpus > have:
@@ -191,7 +194,7 @@ class TuningTimeRunner(_CompareRunner):
             return read_json(path, TaskList)
         self._step(f"list the tuning tasks of {self.cfg.model.name}")
         job = TasksJob(self.place(self.share100), self.cfg.model)
-        return run_job("tasks", job, TaskList, self.share100, path[:-5] + ".log", self.cfg.platform.mps_dir)
+        return run_job("tasks", job, TaskList, self.share100, path[:-5] + ".log", self.mps_dir)
 
     def _run(self) -> Summary:
         todo = self._pending(list(self.cells), R.TUNING_TIME)
@@ -216,11 +219,11 @@ class TuningTimeRunner(_CompareRunner):
                 db_dir = os.path.join(cell.work_dir, "tune")
             else:
                 shares = [Share(p.name, c.server_share)] * (c.servers * c.gpus)
-                with ServerPool(shares, os.path.join(cell.work_dir, "servers"), p.mps_dir,
-                                devices=list(range(c.gpus))) as pool:
+                with ServerPool(shares, os.path.join(cell.work_dir, "servers"), self.cfg.platform.mps_dir,
+                                devices=list(range(c.gpus)), gpu_uuids=self.gpu_uuids) as pool:
                     res = tune_sharded(cfg.model, cell.tuner, tasks, pool, c.clients, cell.work_dir, p.name,
                                        cfg.slicetune.split, cell.tuner.builder_timeout_s or p.builder_timeout_s,
-                                       p.mps_dir, deadline_s=left)
+                                       self.mps_dir, deadline_s=left)
                 clients, db_dir = res.clients, res.merged_dir
         if not self._end_segment(cell, state, t0, all(r.complete for r in clients)):
             return

@@ -101,6 +101,8 @@ class BaseRunner:
         self.total_units: int | None = None  # cuda: SMs of the whole GPU
         self._write = threading.Lock()
         self._t0 = time.perf_counter()
+        self.mps_dir = cfg.platform.mps_dir  # the daemon every job but a pool's servers talks to
+        self.gpu_uuids: list[str] | None = None  # set when each of several GPUs has its daemon
 
     def place(self, share: Share) -> Placement:
         p = self.cfg.platform
@@ -156,14 +158,23 @@ class BaseRunner:
     def _run(self) -> Summary:
         raise NotImplementedError
 
+    def gpus_needed(self) -> int:
+        return 1
+
     def _device(self):
-        """On cuda: read the GPU's SM count, then hold a private MPS daemon for the sweep."""
+        """On cuda: read the GPU's SM count, then hold a private MPS daemon for the sweep (one
+        per GPU, pinned by UUID, when the sweep places servers on several)."""
         if self.cfg.platform.name != "cuda":
             return contextlib.nullcontext()
-        from harness.mps import MPSDaemon, probe_total_sms
+        from harness.mps import MPSDaemon, MPSDaemons, dir_for, gpu_uuids, probe_total_sms
 
         self.total_units = probe_total_sms(self.cfg.platform.device_id)
-        return MPSDaemon(self.cfg.platform.mps_dir)
+        n = self.gpus_needed()
+        if n <= 1:
+            return MPSDaemon(self.mps_dir)
+        self.gpu_uuids = gpu_uuids()[:n]
+        self.mps_dir = dir_for(self.cfg.platform.mps_dir, 0, n)  # every job but the servers: GPU 0
+        return MPSDaemons(self.cfg.platform.mps_dir, self.gpu_uuids)
 
 
 class Runner(BaseRunner):
@@ -209,7 +220,7 @@ class Runner(BaseRunner):
         try:
             with Sampler(timeline, cfg.platform.name, cfg.platform.device_id, append=cont):
                 res: TuneResult = run_job("tune", job, TuneResult, cell.share,
-                                          os.path.join(cell.work_dir, "tune.log"), cfg.platform.mps_dir, cores)
+                                          os.path.join(cell.work_dir, "tune.log"), self.mps_dir, cores)
         finally:
             if cores:
                 self.cores.give(cores)
@@ -236,7 +247,7 @@ class Runner(BaseRunner):
         self._step(f"compile {cfg.model.name} " + (f"from the database tuned at {cell.share.label}" if tuned else "untuned"))
         job = CompileJob(self.place(cell.share), cfg.model, cell.work_dir, cell.work_dir if tuned else None)
         art = run_job("compile", job, Artifact, cell.share, os.path.join(cell.work_dir, "compile.log"),
-                      cfg.platform.mps_dir)
+                      self.mps_dir)
         self.summary.ran.append(cell.id)
         return art
 
@@ -247,7 +258,7 @@ class Runner(BaseRunner):
         items = [InferItem(c.id, a.path, a.entry) for c, _, a in cells]
         job = InferJob(self.place(share), cfg.model, items, cfg.infer, cfg.tuner.seed)
         log_path = os.path.join(self.plan.run_dir, "infer", f"{cells[0][0].id}.log")
-        res: InferResult = run_job("infer", job, InferResult, share, log_path, cfg.platform.mps_dir)
+        res: InferResult = run_job("infer", job, InferResult, share, log_path, self.mps_dir)
         ctx = _context(cfg, res.grant.device, res.tvm_version, self.commit)
         for (cell, source, _), m in zip(cells, res.measured):
             tune_units = None

@@ -33,6 +33,41 @@ def dirs(mps_dir: str) -> tuple[str, str]:
     return os.path.join(mps_dir, "pipe"), os.path.join(mps_dir, "log")
 
 
+def dir_for(base: str, gpu: int, n_gpus: int) -> str:
+    """The daemon root of GPU `gpu` when `n_gpus` GPUs each have their own daemon (one GPU:
+    `base` itself)."""
+    return base if n_gpus <= 1 else f"{base}-g{gpu}"
+
+
+def gpu_uuids() -> list[str]:
+    """UUIDs of the GPUs this process may use (CUDA_VISIBLE_DEVICES by index or UUID), in
+    CUDA's order. MPS remaps indices, so daemons and their clients are pinned by UUID."""
+    import pynvml
+
+    pynvml.nvmlInit()
+    try:
+        uuids = [pynvml.nvmlDeviceGetUUID(pynvml.nvmlDeviceGetHandleByIndex(i))
+                 for i in range(pynvml.nvmlDeviceGetCount())]
+    finally:
+        pynvml.nvmlShutdown()
+    return visible_uuids([u.decode() if isinstance(u, bytes) else u for u in uuids],
+                         os.environ.get("CUDA_VISIBLE_DEVICES"))
+
+
+def visible_uuids(uuids: list[str], visible: str | None) -> list[str]:
+    """The GPUs (UUIDs, NVML order) that CUDA_VISIBLE_DEVICES=`visible` selects, in its order."""
+    if visible is None:
+        return uuids
+    out = []
+    for v in (x.strip() for x in visible.split(",") if x.strip()):
+        match = [u for u in uuids if u == v or u.startswith(v)] if not v.isdigit() else \
+            ([uuids[int(v)]] if int(v) < len(uuids) else [])
+        if not match:
+            break  # CUDA ignores the rest after an invalid entry
+        out.append(match[0])
+    return out
+
+
 def daemon_env(mps_dir: str) -> dict[str, str]:
     pipe, log = dirs(mps_dir)
     return {"CUDA_MPS_PIPE_DIRECTORY": pipe, "CUDA_MPS_LOG_DIRECTORY": log}
@@ -113,8 +148,8 @@ def parse_pids(text: str) -> list[int]:
 class MPSDaemon:
     """A private MPS control daemon as a context manager (see the module doc)."""
 
-    def __init__(self, mps_dir: str = DEFAULT_DIR, quit_timeout_s: float = 20.0):
-        self.mps_dir = mps_dir
+    def __init__(self, mps_dir: str = DEFAULT_DIR, quit_timeout_s: float = 20.0, gpu: str | None = None):
+        self.mps_dir, self.gpu = mps_dir, gpu  # gpu: a UUID to serve that GPU alone
         self.pipe, self.log = dirs(mps_dir)
         if len(self.pipe) > MAX_PIPE_PATH:
             raise MPSError(f"MPS pipe directory {self.pipe!r} is {len(self.pipe)} bytes; keep it under "
@@ -124,7 +159,8 @@ class MPSDaemon:
         self.started = False
 
     def env(self) -> dict[str, str]:
-        return {**os.environ, **daemon_env(self.mps_dir)}
+        pin = {"CUDA_VISIBLE_DEVICES": self.gpu} if self.gpu else {}
+        return {**os.environ, **daemon_env(self.mps_dir), **pin}
 
     def control(self, command: str, timeout_s: float = 10.0) -> str:
         """Send one command to the daemon; raise MPSError when it does not answer."""
@@ -240,6 +276,29 @@ class MPSDaemon:
         # every job's process group is stopped when it ends)
         if not self.reused:
             self.stop()
+
+
+class MPSDaemons:
+    """One private daemon per GPU (each with its own pipe and log directory, pinned by UUID);
+    entered together, stopped in reverse order."""
+
+    def __init__(self, base: str, uuids: list[str]):
+        self.daemons = [MPSDaemon(dir_for(base, i, len(uuids)), gpu=u) for i, u in enumerate(uuids)]
+
+    def __enter__(self) -> MPSDaemons:
+        started = []
+        try:
+            for d in self.daemons:
+                started.append(d.__enter__())
+        except BaseException:
+            for d in reversed(started):
+                d.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for d in reversed(self.daemons):
+            d.__exit__(*exc)
 
 
 def _alive(pid: int) -> bool:

@@ -50,11 +50,13 @@ def plan_servers(shares: list[Share], devices: list[int]) -> list[ServerSpec]:
 
 class ServerPool:
     def __init__(self, shares: list[Share], log_dir: str, mps_dir: str | None = None,
-                 devices: list[int] | None = None, host: str = "127.0.0.1", start_timeout_s: float = 120.0):
+                 devices: list[int] | None = None, host: str = "127.0.0.1", start_timeout_s: float = 120.0,
+                 gpu_uuids: list[str] | None = None):
         if not shares:
             raise PoolError("a server pool needs at least one share")
         self.specs = plan_servers(shares, devices or [0])
         self.log_dir, self.mps_dir, self.host = log_dir, mps_dir, host
+        self.gpu_uuids = gpu_uuids  # cuda, several GPUs: one MPS daemon each (harness.mps.dir_for)
         self.start_timeout_s = start_timeout_s
         self.port = 0
         self._tracker = None
@@ -75,10 +77,23 @@ class ServerPool:
         port = free_port(self.host)
         argv = [sys.executable, "-m", "tvm.exec.rpc_server", "--host", self.host, "--port", str(port),
                 "--port-end", str(port + 1), "--tracker", f"{self.host}:{self.port}", "--key", spec.key]
-        env = {"CUDA_VISIBLE_DEVICES": str(spec.device_id)} if spec.share.platform == "cuda" else None
+        mps_dir, env = self.placement(spec)
         log = os.path.join(self.log_dir, f"server{i}-{spec.key}.log")
         cores = self._cores[i] if self._cores else None
-        self._servers[i] = spawn(argv, spec.share, log, self.mps_dir, cores=cores, extra_env=env)
+        self._servers[i] = spawn(argv, spec.share, log, mps_dir, cores=cores, extra_env=env)
+
+    def placement(self, spec: ServerSpec) -> tuple[str | None, dict[str, str] | None]:
+        """(MPS daemon root, extra environment) of a server: on cuda it sees only its GPU, by
+        UUID where several GPUs each have their daemon."""
+        if spec.share.platform != "cuda":
+            return self.mps_dir, None
+        if not self.gpu_uuids:
+            return self.mps_dir, {"CUDA_VISIBLE_DEVICES": str(spec.device_id)}
+        from harness.mps import dir_for
+
+        n = len(self.gpu_uuids)
+        return (dir_for(self.mps_dir, spec.device_id, n) if self.mps_dir else None,
+                {"CUDA_VISIBLE_DEVICES": self.gpu_uuids[spec.device_id]})
 
     def start(self) -> ServerPool:
         os.makedirs(self.log_dir, exist_ok=True)

@@ -85,3 +85,14 @@ def test_throughput_one_after_another_and_side_by_side(tmp_path):
         assert r["jobs"] == "2" and r["models"] == "tiny_mlp+tiny_cnn" and float(r["final_latency_ms"]) > 0
         assert float(r["job_share"]) == (100.0 if r["mode"] == "baseline" else 50.0)
         assert float(r["wall_s"]) >= float(r["job_tune_s"]) > 0
+
+
+def test_gpu_counts_beyond_those_present_are_skipped(tmp_path, caplog):
+    from harness.compare import TuningTimeRunner
+
+    cfg = conf(tmp_path, experiment="sc", kind="tuning_time",
+               slicetune=SliceTuneConf(baseline=False, gpus=[1, 2, 4], clients=[2], servers=[1], builders=["persistent"]))
+    with caplog.at_level("WARNING", logger="harness"):
+        r = TuningTimeRunner(cfg)
+    assert [c.gpus for c in r.configs] == [1] and r.gpus_needed() == 1
+    assert "needs 2 GPUs, 1 visible" in caplog.text and "needs 4 GPUs" in caplog.text

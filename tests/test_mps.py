@@ -88,3 +88,41 @@ def test_daemon_life_cycle_and_shares(tmp_path):
             check_sms(pct, sms, total)
         assert d.healthy()
     assert not MPSDaemon(mps_dir).healthy()
+
+
+# --- several GPUs: one daemon each, pinned by UUID (placement logic; no GPU needed) ---
+
+def test_each_gpu_gets_its_own_daemon_directory_and_uuid():
+    from harness.mps import MPSDaemons, dir_for
+
+    assert dir_for("/tmp/st-mps", 0, 1) == "/tmp/st-mps"
+    assert [dir_for("/tmp/st-mps", i, 2) for i in range(2)] == ["/tmp/st-mps-g0", "/tmp/st-mps-g1"]
+    ds = MPSDaemons("/tmp/st-mps", ["GPU-aaa", "GPU-bbb"]).daemons
+    envs = [d.env() for d in ds]
+    assert [e["CUDA_VISIBLE_DEVICES"] for e in envs] == ["GPU-aaa", "GPU-bbb"]
+    assert len({e["CUDA_MPS_PIPE_DIRECTORY"] for e in envs}) == 2
+
+
+def test_cuda_visible_devices_selects_uuids_by_index_or_prefix():
+    from harness.mps import visible_uuids
+
+    u = ["GPU-aaa1", "GPU-bbb2", "GPU-ccc3"]
+    assert visible_uuids(u, None) == u
+    assert visible_uuids(u, "2,0") == ["GPU-ccc3", "GPU-aaa1"]
+    assert visible_uuids(u, "GPU-bbb") == ["GPU-bbb2"]
+    assert visible_uuids(u, "1,7,0") == ["GPU-bbb2"]  # CUDA stops at an invalid entry
+    assert visible_uuids(u, "") == []
+
+
+def test_pool_pins_each_server_to_its_gpu_and_daemon():
+    from harness.servers import ServerPool
+    from harness.share import Share
+
+    shares = [Share("cuda", 50)] * 4
+    pool = ServerPool(shares, "/tmp/unused", "/tmp/st-mps", devices=[0, 1], gpu_uuids=["GPU-aaa", "GPU-bbb"])
+    got = [pool.placement(s) for s in pool.specs]
+    assert [d for d, _ in got] == ["/tmp/st-mps-g0", "/tmp/st-mps-g1"] * 2
+    assert [e["CUDA_VISIBLE_DEVICES"] for _, e in got] == ["GPU-aaa", "GPU-bbb"] * 2
+    assert pool.keys == ["cuda0-50pct", "cuda1-50pct"]
+    one = ServerPool(shares[:2], "/tmp/unused", "/tmp/st-mps")
+    assert [one.placement(s) for s in one.specs] == [("/tmp/st-mps", {"CUDA_VISIBLE_DEVICES": "0"})] * 2
