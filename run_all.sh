@@ -19,7 +19,8 @@ profiles (expected run time):
                    cores, plus about 1 minute to install on a fresh machine); then tuning_time
                    (tiny_cnn, 64 trials: stock and persistent-builder baselines, Slice-Tune with
                    K=2 clients and S=1 or 2 servers, both builders) and throughput (tiny_mlp and
-                   tiny_cnn, 32 trials each, one after another vs at once): about 10 minutes more
+                   tiny_cnn, 32 trials each, one after another vs at once) and scaling (the GPUs
+                   present; on cpu one point): about 12 minutes more
   --full           the paper's matrix: resnet50 and mobilenet_v2, 5 tune x 5 inference shares,
                    2000 trials per tuning run: days on 2 CPU cores; on an H200 host a round of
                    16 resnet50 candidates took ~13 s, i.e. ~30 min per tuning run and ~5 hours
@@ -27,7 +28,7 @@ profiles (expected run time):
 
 options:
   --platform P     force cpu or cuda (default: auto)
-  --only EXP       run one experiment: interdependency, tuning_time or throughput
+  --only EXP       run one experiment: interdependency, tuning_time, throughput or scaling
   --resume         quick profile: keep completed cells instead of measuring them again
   --figures-only   only regenerate figures from existing result files
   -h, --help       this text
@@ -44,7 +45,7 @@ while [ $# -gt 0 ]; do
     --platform) PLATFORM=${2:?--platform needs cpu, cuda or auto}; shift ;;
     --figures-only) FIGURES_ONLY=1 ;;
     --resume) RESUME=1 ;;
-    --only) ONLY=${2:?--only needs interdependency, tuning_time or throughput}; shift ;;
+    --only) ONLY=${2:?--only needs interdependency, tuning_time, throughput or scaling}; shift ;;
     -h|--help) usage; exit 0 ;;
     --) shift; EXTRA=("$@"); break ;;
     *) echo "run_all.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
@@ -52,7 +53,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 case "$PLATFORM" in auto|cpu|cuda) ;; *) echo "run_all.sh: --platform '$PLATFORM' is not one of auto, cpu, cuda" >&2; exit 2 ;; esac
-case "$ONLY" in all|interdependency|tuning_time|throughput) ;; *) echo "run_all.sh: --only '$ONLY' is not one of interdependency, tuning_time, throughput" >&2; exit 2 ;; esac
+case "$ONLY" in all|interdependency|tuning_time|throughput|scaling) ;; *) echo "run_all.sh: --only '$ONLY' is not one of interdependency, tuning_time, throughput, scaling" >&2; exit 2 ;; esac
 want() { [ "$ONLY" = all ] || [ "$ONLY" = "$1" ]; }
 
 if [ -n "${SLICETUNE_PYTHON:-}" ]; then
@@ -87,6 +88,10 @@ if [ "$FIGURES_ONLY" = 0 ]; then
     fi
     if want throughput; then
       $PY -m harness.sweep +exp=throughput platform=$PLATFORM tuner.trials=32 "${again[@]}" "${EXTRA[@]}"
+    fi
+    if want scaling; then  # GPU counts beyond those present are skipped
+      $PY -m harness.sweep +exp=scaling platform=$PLATFORM model=tiny_cnn tuner.trials=64 \
+        'slicetune.clients=[2]' 'slicetune.servers=[1]' "${again[@]}" "${EXTRA[@]}"
     fi
   else
     for model in resnet50 mobilenet_v2; do

@@ -219,6 +219,31 @@ def comparison(tt: pd.DataFrame, title: str):
     return fig
 
 
+def scaling(tt: pd.DataFrame, title: str):
+    """Trials/s and tuning time against the number of GPUs, with linear scaling from one GPU
+    and the 0.8x-linear target."""
+    g = tt.groupby("gpus").agg(trials_per_s=("trials_per_s", "max"), wall_s=("wall_s", "min"),
+                               latency=("final_latency_ms", "min")).sort_index()
+    fig, axes = plt.subplots(1, 2, figsize=(8, 2.8))
+    axes[0].plot(g.index, g["trials_per_s"], "o-", label="measured")
+    if 1 in g.index:
+        n = np.array([1, max(8, int(g.index.max()))])
+        one = g.loc[1, "trials_per_s"]
+        axes[0].plot(n, one * n, "k--", lw=1, label="linear")
+        axes[0].plot(n, 0.8 * one * n, "k:", lw=1, label="0.8x linear (target)")
+    axes[0].set_xlabel("GPUs")
+    axes[0].set_ylabel("trials/s")
+    axes[0].legend(fontsize=7)
+    axes[1].plot(g.index, g["wall_s"], "o-")
+    axes[1].set_xlabel("GPUs")
+    axes[1].set_ylabel("tuning wall time (s)")
+    for ax in axes:
+        ax.set_xticks(sorted(set(g.index) | {1, 2, 4, 8}))
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 def throughput(tp: pd.DataFrame, title: str):
     """Trials/s of a set of models tuned one after another vs all at once (5x reference)."""
     per = tp.groupby("mode", sort=False).agg(trials_per_s=("trials_per_s", "first"), wall_s=("wall_s", "first"))
@@ -313,8 +338,10 @@ def make_all(root: str = "results") -> list[str]:
         if tt is not None and len(tt):
             for (model, batch, suffix), g in _variants(tt.assign(tuner_fp="")):
                 dev, trials = g["device"].iloc[0], g["trials"].iloc[0]
-                save(comparison(g, f"{exp}: {model} (batch {batch}) on {dev}, {trials} trials per configuration"),
-                     f"{exp}_{model}_b{batch}{suffix}.png")
+                what = f"{exp}: {model} (batch {batch}) on {dev}, {trials} trials per configuration"
+                # without a baseline row it is a scaling sweep: against the number of GPUs
+                draw = comparison if (g["mode"] == "baseline").any() else scaling
+                save(draw(g, what), f"{exp}_{model}_b{batch}{suffix}.png")
                 runs = _compared_runs(d, g)
                 if runs:
                     save(side_by_side_timelines(runs, f"{exp}: {model} on {dev}: where the time goes"),
