@@ -133,8 +133,8 @@ def _utilisation(ax, tl: pd.DataFrame) -> bool:
 def timeline(tl: pd.DataFrame, title: str, spans: pd.DataFrame | None = None):
     """Phase spans per client (where recorded) over CPU and (where sampled) GPU utilisation,
     SM clock and GPU processes of one run."""
-    gpu = "gpu_util_pct" in tl and tl["gpu_util_pct"].notna().any()
-    has_spans = spans is not None and len(spans) > 0
+    gpu = bool("gpu_util_pct" in tl and tl["gpu_util_pct"].notna().any())
+    has_spans = bool(spans is not None and len(spans) > 0)
     rows = [1.2] * has_spans + [1.0] + [0.8] * gpu
     fig, axes = plt.subplots(len(rows), 1, figsize=(6.5, 1.2 + 1.5 * len(rows)), sharex=True, squeeze=False,
                              gridspec_kw={"height_ratios": rows})

@@ -21,7 +21,6 @@ import logging
 import os
 import shutil
 import statistics
-import threading
 import time
 from dataclasses import dataclass, field
 
@@ -31,7 +30,7 @@ from harness.config import ModelConf, SweepConf, TunerConf, tuner_fingerprint
 from harness.experiment import BaseRunner, Summary, _context, spans_csv
 from harness.infer import InferItem, InferJob, InferResult
 from harness.monitor import Sampler
-from harness.proc import kill_all, run_job
+from harness.proc import run_job, together
 from harness.records import read_json, write_json
 from harness.servers import ServerPool
 from harness.share import Share, available_cores, partition_cores
@@ -241,18 +240,12 @@ class TuningTimeRunner(_CompareRunner):
 
 
 def _visible_gpus() -> int:
-    try:
-        import pynvml
+    from harness.mps import gpu_uuids
 
-        pynvml.nvmlInit()
-        try:
-            n = pynvml.nvmlDeviceGetCount()
-        finally:
-            pynvml.nvmlShutdown()
+    try:
+        return len(gpu_uuids())
     except Exception:  # noqa: BLE001 - no NVML: no GPU to place servers on
         return 0
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    return min(n, len([d for d in visible.split(",") if d.strip()])) if visible else n
 
 
 class ThroughputRunner(_CompareRunner):
@@ -311,26 +304,11 @@ class ThroughputRunner(_CompareRunner):
         tuner = dataclasses.replace(tuner, builder_workers=tuner.builder_workers or threads)
         cores = partition_cores([share.pct] * n) if share.platform == "cpu" else [None] * n
         out: list[TuneResult | None] = [None] * n
-        errors: list[BaseException] = []
 
         def one(i: int) -> None:
-            try:
-                out[i] = self._tune(self.models[i], tuner, work[i], share, left, cores[i], threads)
-            except BaseException as e:  # noqa: BLE001 - re-raised below, after the others stop
-                errors.append(e)
-                kill_all()
+            out[i] = self._tune(self.models[i], tuner, work[i], share, left, cores[i], threads)
 
-        jobs = [threading.Thread(target=one, args=(i,), name=f"job{i}") for i in range(n)]
-        for j in jobs:
-            j.start()
-        try:
-            for j in jobs:
-                j.join()
-        except BaseException:
-            kill_all()
-            raise
-        if errors:
-            raise errors[0]
+        together([lambda i=i: one(i) for i in range(n)], "job")
         return [r for r in out if r is not None]
 
 

@@ -112,3 +112,28 @@ def run_job(kind: str, job, result_cls, share: Share, log_path: str, mps_dir: st
         raise JobFailed(f"{kind} job on share {share.label} failed (exit {rc}); "
                         f"last lines of {log_path}:\n{_tail(log_path)}")
     return read_json(result_path, result_cls)
+
+
+def together(fns: list, name: str = "job") -> None:
+    """Call each of `fns` in its own thread; the first error (or Ctrl-C) stops every running
+    job and is raised once all threads have ended."""
+    errors: list[BaseException] = []
+
+    def guard(fn) -> None:
+        try:
+            fn()
+        except BaseException as e:  # noqa: BLE001 - re-raised below, after the others stop
+            errors.append(e)
+            kill_all()
+
+    threads = [threading.Thread(target=guard, args=(fn,), name=f"{name}{i}") for i, fn in enumerate(fns)]
+    for t in threads:
+        t.start()
+    try:
+        for t in threads:
+            t.join()
+    except BaseException:
+        kill_all()
+        raise
+    if errors:
+        raise errors[0]

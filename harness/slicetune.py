@@ -6,12 +6,11 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
-import threading
 import time
 from dataclasses import dataclass
 
 from harness.config import ModelConf, TunerConf
-from harness.proc import kill_all, run_job
+from harness.proc import run_job, together
 from harness.servers import ServerPool
 from harness.shard import merge_databases, split
 from harness.share import Placement, Share
@@ -52,7 +51,6 @@ def tune_sharded(model: ModelConf, tuner: TunerConf, tasks: list[TaskInfo], pool
     host, port = pool.tracker
     dirs = [os.path.join(work_dir, f"client{i}") for i in range(len(shards))]
     results: list[TuneResult | None] = [None] * len(shards)
-    errors: list[BaseException] = []
 
     def client(i: int) -> None:
         results[i] = finished(dirs[i], budgets[i])
@@ -64,25 +62,11 @@ def tune_sharded(model: ModelConf, tuner: TunerConf, tasks: list[TaskInfo], pool
                       builder_timeout_s=builder_timeout_s, tasks=shards[i], rpc=rpc, compile=False,
                       deadline_s=deadline_s,
                       tuner=dataclasses.replace(tuner, trials=budgets[i], builder_workers=workers))
-        try:
-            results[i] = run_job("tune", job, TuneResult, Share(platform, 100.0),
-                                 os.path.join(dirs[i], "tune.log"), mps_dir)
-        except BaseException as e:  # noqa: BLE001 - reported below, after the others stop
-            errors.append(e)
-            kill_all()
+        results[i] = run_job("tune", job, TuneResult, Share(platform, 100.0),
+                             os.path.join(dirs[i], "tune.log"), mps_dir)
 
     t0 = time.perf_counter()
-    threads = [threading.Thread(target=client, args=(i,), name=f"client{i}") for i in range(len(shards))]
-    for t in threads:
-        t.start()
-    try:
-        for t in threads:
-            t.join()
-    except BaseException:
-        kill_all()
-        raise
-    if errors:
-        raise errors[0]
+    together([lambda i=i: client(i) for i in range(len(shards))], "client")
     done = [r for r in results if r is not None]
     if not all(r.complete for r in done):
         return ShardedResult(shards, done, None, 0, time.perf_counter() - t0)
