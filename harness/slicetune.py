@@ -59,8 +59,8 @@ def tune_sharded(model: ModelConf, tuner: TunerConf, tasks: list[TaskInfo], pool
         key = keys[i % len(keys)]
         rpc = RPCTarget(host, port, key, servers=sum(1 for s in pool.specs if s.key == key))
         job = TuneJob(place=Placement(platform, 100.0), model=model, work_dir=dirs[i],
-                      builder_timeout_s=builder_timeout_s, tasks=shards[i], rpc=rpc, compile=False,
-                      deadline_s=deadline_s,
+                      builder_timeout_s=builder_timeout_s, search_threads=workers, tasks=shards[i], rpc=rpc,
+                      compile=False, deadline_s=deadline_s,
                       tuner=dataclasses.replace(tuner, trials=budgets[i], builder_workers=workers))
         results[i] = run_job("tune", job, TuneResult, Share(platform, 100.0),
                              os.path.join(dirs[i], "tune.log"), mps_dir)
