@@ -106,13 +106,17 @@ def _span_times(spans: pd.DataFrame, tl: pd.DataFrame | None) -> pd.DataFrame:
 
 
 def _lanes(ax, spans: pd.DataFrame, tl: pd.DataFrame | None) -> None:
-    """One lane per client, a bar per phase span."""
+    """One lane per client: measure spans (which overlap the next rounds' search and build
+    while the scheduler has not collected them) as a light band, the other phases on top."""
     sp = _span_times(spans, tl)
     clients = sorted(sp["client"].unique())
     for lane, c in enumerate(clients):
-        for phase, g in sp[sp["client"] == c].groupby("phase"):
-            ax.broken_barh(list(zip(g["t0"], g["t1"] - g["t0"])), (lane - 0.4, 0.8),
-                           color=SPAN_COLORS.get(phase, "grey"), label=phase if lane == 0 else None)
+        mine = sp[sp["client"] == c]
+        for phase in ["measure", *[p for p in SPAN_COLORS if p != "measure"]]:
+            g = mine[mine["phase"] == phase]
+            if len(g):
+                y, h, a = (lane - 0.4, 0.8, 0.45) if phase == "measure" else (lane - 0.25, 0.5, 1.0)
+                ax.broken_barh(list(zip(g["t0"], g["t1"] - g["t0"])), (y, h), color=SPAN_COLORS[phase], alpha=a)
     ax.set_yticks(range(len(clients)), [f"client {c}" for c in clients], fontsize=7)
     ax.set_ylim(-0.6, len(clients) - 0.4)
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in SPAN_COLORS.values()]
@@ -142,7 +146,7 @@ def timeline(tl: pd.DataFrame, title: str, spans: pd.DataFrame | None = None):
     if has_spans:
         _lanes(axes.pop(0), spans, tl)
     _utilisation(axes[0], tl)
-    fig.axes[0].set_title(title, fontsize=9, pad=14 if has_spans else 4)
+    fig.axes[0].set_title(title, fontsize=9, pad=20 if has_spans else 4)
     if gpu:
         ax2 = axes[1]
         ax2.plot(tl["t_s"], tl["sm_clock_mhz"], color="tab:green", lw=1)
@@ -281,7 +285,31 @@ def _variants(df: pd.DataFrame):
 def _read(path: str) -> pd.DataFrame | None:
     if not os.path.exists(path) or not os.path.getsize(path):
         return None
-    return pd.read_csv(path)
+    try:
+        return pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        return None
+
+
+def _timeline_file(d: str, cell: str, kind: str = "") -> str:
+    """timelines/<cell><kind>.csv.gz (or .csv, as first written)."""
+    path = os.path.join(d, "timelines", f"{cell}{kind}.csv")
+    return path if os.path.exists(path) else path + ".gz"
+
+
+def _last_runs(d: str) -> list[str]:
+    """Cells with a timeline: per model, the run tuned at the largest share only."""
+    cells = {os.path.basename(p).split(".")[0] for p in glob.glob(os.path.join(d, "timelines", "*.csv*"))}
+    by_model: dict[str, tuple[float, str]] = {}
+    for c in cells:
+        stem, _, share = c.rpartition("-tune")
+        try:
+            pct = float(share)
+        except ValueError:
+            continue
+        if pct >= by_model.get(stem, (-1.0, ""))[0]:
+            by_model[stem] = (pct, c)
+    return sorted(c for _, c in by_model.values())
 
 
 def _compared_runs(d: str, tt: pd.DataFrame) -> list:
@@ -295,10 +323,10 @@ def _compared_runs(d: str, tt: pd.DataFrame) -> list:
         picks.append(st.loc[st["wall_s"].idxmin()])
     out = []
     for r in picks:
-        tl = _read(os.path.join(d, "timelines", f"{r['cell_id']}.csv"))
+        tl = _read(_timeline_file(d, r["cell_id"]))
         if tl is not None:
             label = f"{_config_label(r)}: {r['wall_s']:.0f} s, {r['trials_per_s']:.2f} trials/s"
-            out.append((label, tl, _read(os.path.join(d, "timelines", f"{r['cell_id']}.spans.csv"))))
+            out.append((label, tl, _read(_timeline_file(d, r["cell_id"], ".spans"))))
     return out
 
 
@@ -317,9 +345,9 @@ def make_all(root: str = "results") -> list[str]:
         fig_dir = os.path.join(platform_dir, "figures")
         os.makedirs(fig_dir, exist_ok=True)
 
-        def save(fig, name):
+        def save(fig, name, dpi=100):
             path = os.path.join(fig_dir, name)
-            fig.savefig(path, dpi=110)
+            fig.savefig(path, dpi=dpi)
             plt.close(fig)
             written.append(path)
 
@@ -345,21 +373,18 @@ def make_all(root: str = "results") -> list[str]:
                 runs = _compared_runs(d, g)
                 if runs:
                     save(side_by_side_timelines(runs, f"{exp}: {model} on {dev}: where the time goes"),
-                         f"{exp}_{model}_b{batch}{suffix}_timelines.png")
+                         f"{exp}_{model}_b{batch}{suffix}_timelines.png", dpi=80)
         if tp is not None and len(tp):
             for models, g in tp.groupby("models"):
                 dev = g["device"].iloc[0]
                 save(throughput(g, f"{exp}: {models} on {dev}, {g['trials'].iloc[0]} trials per model"),
                      f"{exp}_{models.replace('+', '_')}.png")
-        if tt is None and tp is None:
-            for path in sorted(glob.glob(os.path.join(d, "timelines", "*.csv"))):
-                if path.endswith(".spans.csv"):
-                    continue
-                cell = os.path.basename(path)[:-4]
-                tl = pd.read_csv(path)
-                if len(tl):
-                    spans = _read(path[:-4] + ".spans.csv")
-                    save(timeline(tl, f"{exp}: {cell}", spans), f"{exp}_timeline_{cell}.png")
+        if tt is None and tp is None:  # one run per model: every run's samples stay in timelines/
+            for cell in _last_runs(d):
+                tl = _read(_timeline_file(d, cell))
+                if tl is not None and len(tl):
+                    spans = _read(_timeline_file(d, cell, ".spans"))
+                    save(timeline(tl, f"{exp}: {cell}", spans), f"{exp}_timeline_{cell}.png", dpi=80)
         if rounds is not None and rounds["est_model_ms"].notna().any():
             for (model, batch, suffix), g in _variants(rounds):
                 save(convergence(g, f"{exp}: {model} (batch {batch}) convergence"),

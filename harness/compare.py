@@ -87,6 +87,18 @@ class Cell:
     tuner: TunerConf = field(compare=False)
 
 
+class NoValidMeasurement(RuntimeError):
+    """Every candidate of a run failed to measure: its model would be the untuned one."""
+
+
+def _check_measured(label: str, clients: list[TuneResult], logs: str) -> int:
+    valid = sum(r.valid for c in clients for r in c.rounds)
+    if valid == 0:
+        raise NoValidMeasurement(f"{label}: none of its {sum(c.trials_done for c in clients)} candidates was "
+                                 f"measured (see the runner errors in {logs}); no row is written")
+    return valid
+
+
 def _median_std(xs: list[float]) -> tuple[float, float]:
     return statistics.median(xs), (statistics.stdev(xs) if len(xs) > 1 else 0.0)
 
@@ -226,11 +238,12 @@ class TuningTimeRunner(_CompareRunner):
                 clients, db_dir = res.clients, res.merged_dir
         if not self._end_segment(cell, state, t0, all(r.complete for r in clients)):
             return
+        valid = _check_measured(c.label, clients, os.path.join(cell.work_dir, "*", "logs"))
         inf = self._measure(cfg.model, cell.id, cell.work_dir, db_dir)
         med, std = _median_std(inf.measured[0].latencies_ms)
         trials = sum(r.trials_done for r in clients)
         row = R.TuningTimeRow(
-            cell.id, c.mode, c.clients, c.servers, c.server_share, c.gpus, cfg.slicetune.split, trials,
+            cell.id, c.mode, c.clients, c.servers, c.server_share, c.gpus, cfg.slicetune.split, trials, valid,
             sum(len(r.tasks) for r in clients), state.wall_s, max(r.wall_s for r in clients),
             trials / state.wall_s, state.segments, med, std, inf.grant.units)
         self._save(R.TUNING_TIME, [R.flatten(self._ctx(inf, cell.tuner, cfg.model), row)], cell.id)
@@ -286,6 +299,8 @@ class ThroughputRunner(_CompareRunner):
                 out = self._side_by_side(cell.tuner, work, share, left)
         if not self._end_segment(cell, state, t0, all(r.complete for r in out)):
             return
+        for m, w, r in zip(self.models, work, out):
+            _check_measured(f"{mode} {m.name}", [r], os.path.join(w, "logs"))
         total = sum(r.trials_done for r in out)
         rows = []
         for m, w, r in zip(self.models, work, out):

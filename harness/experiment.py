@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gzip
 import logging
 import os
 import shutil
@@ -122,14 +123,14 @@ class BaseRunner:
         return os.path.join(self.summary.out_dir, name)
 
     def _copy_out(self, src: str | None, name: str, text: str | None = None) -> None:
-        """Into results/.../timelines/: a copy of `src`, or `text`."""
+        """Into results/.../timelines/<name>.gz (they are long): `src`'s content, or `text`."""
         os.makedirs(self._out("timelines"), exist_ok=True)
-        dest = self._out(os.path.join("timelines", name))
+        dest = self._out(os.path.join("timelines", name + ".gz"))
         if src is not None:
-            shutil.copyfile(src, dest + ".tmp")
-        else:
-            with open(dest + ".tmp", "w") as f:
-                f.write(text or "")
+            with open(src) as f:
+                text = f.read()
+        with gzip.open(dest + ".tmp", "wt", compresslevel=9) as f:
+            f.write(text or "")
         os.replace(dest + ".tmp", dest)
 
     def _step(self, label: str) -> None:

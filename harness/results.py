@@ -110,6 +110,7 @@ class TuningTimeRow:
     gpus: int
     split: str
     trials_done: int
+    valid_trials: int  # measured without error (a run with none is refused)
     n_tasks: int
     wall_s: float  # starting the tuning processes (and pool) -> merged database, all segments
     tune_s: float  # the longest client's tuning proper

@@ -1,4 +1,5 @@
-"""Tuning server pool: a TVM RPC tracker on loopback and RPC servers, each on its own share.
+"""Tuning server pool: a TVM RPC tracker on loopback and RPC servers, each on its own share
+(harness.rpc_server: TVM's server, serving sessions in-process rather than in forked children).
 
     with ServerPool([Share("cuda", 50), Share("cuda", 50)], log_dir, mps_dir=...) as pool:
         pool.tracker  # ("127.0.0.1", port) for MetaSchedule's RPCRunner
@@ -75,7 +76,7 @@ class ServerPool:
     def _spawn_server(self, i: int) -> None:
         spec = self.specs[i]
         port = free_port(self.host)
-        argv = [sys.executable, "-m", "tvm.exec.rpc_server", "--host", self.host, "--port", str(port),
+        argv = [sys.executable, "-m", "harness.rpc_server", "--host", self.host, "--port", str(port),
                 "--port-end", str(port + 1), "--tracker", f"{self.host}:{self.port}", "--key", spec.key]
         mps_dir, env = self.placement(spec)
         log = os.path.join(self.log_dir, f"server{i}-{spec.key}.log")
