@@ -31,11 +31,25 @@ class ShardedResult:
         return all(c.complete for c in self.clients)
 
 
-def split_budget(trials: int, shards: list[list[str]]) -> list[int]:
-    """The total trial budget divided between shards in proportion to their task counts."""
+def split_budget(trials: int, shards: list[list[str]], per_round: int = 1) -> list[int]:
+    """The total trial budget divided between shards in whole rounds of `per_round`, in
+    proportion to their task counts; the rounds left over go first to shards that have none
+    (in shard order: the LPT split puts the costliest first). At budgets below one round per
+    shard some shards get 0, as the baseline leaves tasks untuned at such budgets; the sum
+    is `trials`."""
+    rounds = -(-trials // per_round)
     n = sum(len(s) for s in shards)
-    budgets = [max(1, trials * len(s) // n) for s in shards]
-    budgets[-1] = max(1, budgets[-1] + trials - sum(budgets))
+    want = [rounds * len(s) / n for s in shards]
+    got = [int(w) for w in want]
+    order = sorted(range(len(shards)), key=lambda i: (got[i] > 0, got[i] - want[i], i))
+    for i in order[:rounds - sum(got)]:
+        got[i] += 1
+    budgets = [g * per_round for g in got]
+    for i in reversed(range(len(budgets))):  # the last round may be partial
+        cut = min(sum(budgets) - trials, budgets[i])
+        if cut <= 0:
+            break
+        budgets[i] -= cut
     return budgets
 
 
@@ -45,7 +59,8 @@ def tune_sharded(model: ModelConf, tuner: TunerConf, tasks: list[TaskInfo], pool
     """Tune `tasks` with `clients` client processes against `pool`; with `deadline_s`, clients
     stop at it and a later call continues them (a client that already finished is not rerun)."""
     shards = [s for s in split(tasks, clients, split_how) if s]
-    budgets = split_budget(tuner.trials, shards)
+    budgets = split_budget(tuner.trials, shards, tuner.trials_per_round)
+    shards, budgets = [s for s, b in zip(shards, budgets) if b], [b for b in budgets if b]
     workers = tuner.builder_workers or max(1, len(os.sched_getaffinity(0)) // len(shards))
     keys = pool.keys
     host, port = pool.tracker

@@ -36,8 +36,12 @@ def test_round_robin_and_bad_input():
 
 def test_budget_split_keeps_the_total():
     assert split_budget(100, [["a", "b", "c"], ["d"]]) == [75, 25]
-    assert split_budget(10, [["a"], ["b"], ["c"]]) == [3, 3, 4]
-    assert sum(split_budget(7, [["a"]] * 5)) >= 7
+    assert split_budget(10, [["a"], ["b"], ["c"]]) == [4, 3, 3]
+    assert split_budget(7, [["a"]] * 5) == [2, 2, 1, 1, 1]
+    # whole rounds: 64 trials of 16 over 8 one-task shards -> 4 shards get a round each
+    assert split_budget(64, [["t"]] * 8, 16) == [16, 16, 16, 16, 0, 0, 0, 0]
+    assert split_budget(100, [["a", "b", "c"], ["d"]], 16) == [80, 20]  # 7 rounds: 5 + 2, the last trimmed
+    assert split_budget(40, [["a"], ["b", "c", "d"]], 16) == [16, 24]
 
 
 @pytest.mark.slow
