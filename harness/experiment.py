@@ -11,7 +11,6 @@ import dataclasses
 import gzip
 import logging
 import os
-import shutil
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +24,7 @@ from harness.monitor import Sampler
 from harness.proc import allow_jobs, kill_all, run_job
 from harness.records import read_json
 from harness.share import CoreAllocator, Placement, Share
-from harness.tune import DATABASE_FILES, PROGRESS_FILE, Artifact, CompileJob, Span, TuneJob, TuneResult, phase_of
+from harness.tune import DATABASE_FILES, PROGRESS_FILE, Artifact, CompileJob, Span, TuneJob, TuneResult, phase_of, reset
 
 log = logging.getLogger("harness")
 
@@ -208,9 +207,7 @@ class Runner(BaseRunner):
         timeline = os.path.join(cell.work_dir, "timeline.csv")
         progress = os.path.join(cell.work_dir, PROGRESS_FILE)
         if cfg.rerun:  # start over; its old row must not mark it done while it is paused
-            for name in (*DATABASE_FILES, PROGRESS_FILE):
-                if os.path.exists(os.path.join(cell.work_dir, name)):
-                    os.remove(os.path.join(cell.work_dir, name))
+            reset(cell.work_dir)
             self._save(R.TUNING, [], cell.id)
         cont = os.path.exists(progress)
         if cont:

@@ -356,15 +356,20 @@ def finished(work_dir: str, trials: int) -> TuneResult | None:
     return res if res.complete and res.trials_done >= trials else None
 
 
+def reset(work_dir: str) -> None:
+    """Drop a tuning run's database and progress: the next run in `work_dir` starts over."""
+    for name in (*DATABASE_FILES, PROGRESS_FILE):
+        if os.path.exists(os.path.join(work_dir, name)):
+            os.remove(os.path.join(work_dir, name))
+
+
 def load_progress(work_dir: str) -> Progress:
     """The progress of an earlier segment whose database is still there; else a fresh start
     (a database without progress is from an attempt that never finished a round: dropped)."""
     path = os.path.join(work_dir, PROGRESS_FILE)
     if os.path.exists(path) and all(os.path.exists(os.path.join(work_dir, f)) for f in DATABASE_FILES):
         return read_json(path, Progress)
-    for stale in (*DATABASE_FILES, PROGRESS_FILE):
-        if os.path.exists(os.path.join(work_dir, stale)):
-            os.remove(os.path.join(work_dir, stale))
+    reset(work_dir)
     return Progress()
 
 
