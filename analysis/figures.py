@@ -364,7 +364,8 @@ def make_all(root: str = "results") -> list[str]:
             save(tuning_time(phases, f"{exp}: tuning time by phase on {dev}"), f"{exp}_tuning_time.png")
         tt, tp = _read(os.path.join(d, "tuning_time.csv")), _read(os.path.join(d, "throughput.csv"))
         if tt is not None and len(tt):
-            for (model, batch, suffix), g in _variants(tt.assign(tuner_fp="")):
+            # one figure per model and trial budget (the builder is a configuration, not a setting)
+            for (model, batch, suffix), g in _variants(tt.assign(tuner_fp=tt["trials"].astype(str) + "trials")):
                 dev, trials = g["device"].iloc[0], g["trials"].iloc[0]
                 what = f"{exp}: {model} (batch {batch}) on {dev}, {trials} trials per configuration"
                 # without a baseline row it is a scaling sweep: against the number of GPUs

@@ -231,7 +231,7 @@ class TuningTimeRunner(_CompareRunner):
             else:
                 shares = [Share(p.name, c.server_share)] * (c.servers * c.gpus)
                 with ServerPool(shares, os.path.join(cell.work_dir, "servers"), self.cfg.platform.mps_dir,
-                                devices=list(range(c.gpus)), gpu_uuids=self.gpu_uuids) as pool:
+                                devices=list(range(c.gpus)), gpu_uuids=self.gpu_uuids, wait=False) as pool:
                     res = tune_sharded(cfg.model, cell.tuner, tasks, pool, c.clients, cell.work_dir, p.name,
                                        cfg.slicetune.split, cell.tuner.builder_timeout_s or p.builder_timeout_s,
                                        self.mps_dir, deadline_s=left)

@@ -14,7 +14,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import socket
 import sys
+import time
 import types
 
 
@@ -60,6 +62,19 @@ def serve_in_process() -> None:
     server.multiprocessing = types.SimpleNamespace(Process=InProcess, set_start_method=lambda *a, **k: None)
 
 
+def wait_for_port(host: str, port: int, timeout_s: float = 120.0) -> None:
+    """Until the tracker listens: TVM's server retries only every 5 s."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            socket.create_connection((host, port), timeout=1.0).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m harness.rpc_server", description=__doc__.splitlines()[0])
     ap.add_argument("--host", default="127.0.0.1")
@@ -71,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     from tvm import rpc
 
     host, port = args.tracker.rsplit(":", 1)
+    wait_for_port(host, int(port))
     server = rpc.Server(args.host, args.port, args.port_end, key=args.key, tracker_addr=(host, int(port)),
                         server_init_callback=serve_in_process)
     server.proc.join()

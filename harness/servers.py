@@ -52,13 +52,15 @@ def plan_servers(shares: list[Share], devices: list[int]) -> list[ServerSpec]:
 class ServerPool:
     def __init__(self, shares: list[Share], log_dir: str, mps_dir: str | None = None,
                  devices: list[int] | None = None, host: str = "127.0.0.1", start_timeout_s: float = 120.0,
-                 gpu_uuids: list[str] | None = None):
+                 gpu_uuids: list[str] | None = None, wait: bool = True):
         if not shares:
             raise PoolError("a server pool needs at least one share")
         self.specs = plan_servers(shares, devices or [0])
         self.log_dir, self.mps_dir, self.host = log_dir, mps_dir, host
         self.gpu_uuids = gpu_uuids  # cuda, several GPUs: one MPS daemon each (harness.mps.dir_for)
         self.start_timeout_s = start_timeout_s
+        self.wait = wait  # False: start() returns at once; call wait_registered() before use
+        self.ready = False
         self.port = 0
         self._tracker = None
         self._servers: dict[int, object] = {}  # spec index -> Popen
@@ -104,7 +106,8 @@ class ServerPool:
         self._tracker = spawn(argv, None, os.path.join(self.log_dir, "tracker.log"))
         for i in range(len(self.specs)):
             self._spawn_server(i)
-        self.wait_registered()
+        if self.wait:
+            self.wait_registered()
         return self
 
     def summary(self) -> dict:
@@ -130,6 +133,7 @@ class ServerPool:
         while True:
             have = self.registered()
             if all(have.get(k, 0) >= n for k, n in want.items()):
+                self.ready = True
                 return
             dead = self.dead()
             if self._tracker.poll() is not None:

@@ -81,7 +81,9 @@ def tune_sharded(model: ModelConf, tuner: TunerConf, tasks: list[TaskInfo], pool
                              os.path.join(dirs[i], "tune.log"), mps_dir)
 
     t0 = time.perf_counter()
-    together([lambda i=i: client(i) for i in range(len(shards))], "client")
+    # clients start up (TVM import, task extraction, builder warm-up) while the servers register
+    waits = [] if pool.ready else [pool.wait_registered]
+    together([*(lambda i=i: client(i) for i in range(len(shards))), *waits], "client")
     done = [r for r in results if r is not None]
     if not all(r.complete for r in done):
         return ShardedResult(shards, done, None, 0, time.perf_counter() - t0)

@@ -140,6 +140,10 @@ def _warm_builder_worker() -> None:
     import tvm.s_tir.tensor_intrin  # noqa: F401
 
 
+def _noop() -> None:
+    pass
+
+
 def make_builder(kind: str, workers: int, timeout_s: float):
     from tvm.ir.utils import derived_object
     from tvm.s_tir.meta_schedule.builder import BuilderResult, LocalBuilder, PyBuilder
@@ -156,6 +160,8 @@ def make_builder(kind: str, workers: int, timeout_s: float):
         def __init__(self):
             super().__init__()
             self.pool = PopenPoolExecutor(max_workers=workers, timeout=timeout_s, initializer=_warm_builder_worker)
+            # start every worker now: they warm up while the tasks are extracted
+            self.warm = [self.pool.submit(_noop) for _ in range(workers)]
 
         def build(self, build_inputs):
             args = [(None, None, b.mod, b.target, _serialize_params(b.params)) for b in build_inputs]
@@ -401,13 +407,6 @@ def run_compile(job: CompileJob) -> Artifact:
 
 
 def run(job: TuneJob) -> TuneResult:
-    import tvm
-    from tvm.s_tir import meta_schedule as ms
-    from tvm.s_tir.meta_schedule.relax_integration import extracted_tasks_to_tune_contexts
-    from tvm.s_tir.meta_schedule.runner.config import EvaluatorConfig
-
-    from harness import tasks as task_mod
-    from harness.models import load
     from harness.target import make_target
 
     os.makedirs(job.work_dir, exist_ok=True)
@@ -416,6 +415,25 @@ def run(job: TuneJob) -> TuneResult:
     grant = place.grant()
     target = make_target(place.platform, grant.units, place.device_id)
     t = job.tuner
+    workers = t.builder_workers or (grant.units if place.platform == "cpu" else len(os.sched_getaffinity(0)))
+    builder = make_builder(t.builder, workers, job.builder_timeout_s)
+    try:
+        return _tune(job, progress, grant, target, builder)
+    finally:
+        if hasattr(builder, "shutdown"):
+            builder.shutdown()
+
+
+def _tune(job: TuneJob, progress: Progress, grant, target, builder) -> TuneResult:
+    import tvm
+    from tvm.s_tir import meta_schedule as ms
+    from tvm.s_tir.meta_schedule.relax_integration import extracted_tasks_to_tune_contexts
+    from tvm.s_tir.meta_schedule.runner.config import EvaluatorConfig
+
+    from harness import tasks as task_mod
+    from harness.models import load
+
+    t, place = job.tuner, job.place
     t0 = time.perf_counter()
     model = load(job.model)
     extracted, infos = task_mod.extract(model.mod, target)
@@ -425,8 +443,6 @@ def run(job: TuneJob) -> TuneResult:
         infos = [i for i in infos if i.name in keep]
     progress.extract_s += time.perf_counter() - t0
     progress.segments += 1
-    workers = t.builder_workers or (grant.units if place.platform == "cpu" else len(os.sched_getaffinity(0)))
-    builder = make_builder(t.builder, workers, job.builder_timeout_s)
     evaluator = EvaluatorConfig(enable_cpu_cache_flush=False)
     if job.rpc is not None:
         rpc = ms.runner.RPCConfig(tracker_host=job.rpc.host, tracker_port=job.rpc.port, tracker_key=job.rpc.key,
@@ -457,9 +473,6 @@ def run(job: TuneJob) -> TuneResult:
     except RuntimeError:
         if not rec.out_of_time:
             raise
-    finally:
-        if hasattr(builder.inner, "shutdown"):
-            builder.inner.shutdown()
     profile = {k: float(v) for k, v in prof.get().items()} if remaining > 0 else {}
     for k, v in profile.items():
         progress.profile[k] = progress.profile.get(k, 0.0) + v

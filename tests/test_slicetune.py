@@ -56,7 +56,8 @@ def test_two_clients_two_servers_survive_a_dead_server(tmp_path):
     model = ModelConf(name="tiny_mlp")
     target = make_target("cpu", 1)
     extracted, infos = extract(load(model).mod, target)
-    with ServerPool([Share("cpu", 50), Share("cpu", 50)], str(tmp_path / "pool")) as pool:
+    # wait=False: the clients start while the servers register, as in +exp=tuning_time
+    with ServerPool([Share("cpu", 50), Share("cpu", 50)], str(tmp_path / "pool"), wait=False) as pool:
         box = {}
         tuner = TunerConf(trials=12, trials_per_round=2, builder_workers=1)
         run = threading.Thread(target=lambda: box.update(
@@ -69,6 +70,7 @@ def test_two_clients_two_servers_survive_a_dead_server(tmp_path):
         os.killpg(pool.pids()[0], signal.SIGKILL)  # a server dies while the clients measure
         run.join(600)
         res = box["r"]
+        assert pool.ready
         assert len(res.clients) == 2 and all(c.trials_done >= 1 for c in res.clients)
         # measured for real through the servers (on the H200 forked sessions once failed them all)
         assert all(sum(r.valid for r in c.rounds) >= 1 for c in res.clients)
