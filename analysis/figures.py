@@ -183,7 +183,9 @@ def _config_label(r) -> str:
     if r["mode"] == "baseline":
         return f"baseline ({r['builder']})"
     g = f" x{int(r['gpus'])} GPUs" if int(r.get("gpus", 1)) > 1 else ""
-    return f"K={int(r['clients'])} S={int(r['servers'])}@{float(r['server_share']):g}%{g} ({r['builder']})"
+    # a cell paused at a deadline paid its start-up again in each segment
+    seg = f", {int(r['segments'])} segments" if int(r.get("segments", 1) or 1) > 1 else ""
+    return f"K={int(r['clients'])} S={int(r['servers'])}@{float(r['server_share']):g}%{g} ({r['builder']}{seg})"
 
 
 def _stock(tt: pd.DataFrame) -> pd.Series | None:

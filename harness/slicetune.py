@@ -32,16 +32,17 @@ class ShardedResult:
 
 
 def split_budget(trials: int, shards: list[list[str]], per_round: int = 1) -> list[int]:
-    """The total trial budget divided between shards in whole rounds of `per_round`, in
-    proportion to their task counts; the rounds left over go first to shards that have none
-    (in shard order: the LPT split puts the costliest first). At budgets below one round per
-    shard some shards get 0, as the baseline leaves tasks untuned at such budgets; the sum
-    is `trials`."""
+    """The total trial budget divided between shards in whole rounds of `per_round`: one round
+    each where there are enough, the rest in proportion to their task counts; rounds left over
+    go first to shards that have none (in shard order: the LPT split puts the costliest first).
+    At budgets below one round per shard some shards get 0, as the baseline leaves tasks
+    untuned at such budgets; the sum is `trials`."""
     rounds = -(-trials // per_round)
     n = sum(len(s) for s in shards)
-    want = [rounds * len(s) / n for s in shards]
-    got = [int(w) for w in want]
-    order = sorted(range(len(shards)), key=lambda i: (got[i] > 0, got[i] - want[i], i))
+    base = 1 if rounds >= len(shards) else 0
+    want = [(rounds - base * len(shards)) * len(s) / n for s in shards]
+    got = [base + int(w) for w in want]
+    order = sorted(range(len(shards)), key=lambda i: (got[i] > 0, got[i] - base - want[i], i))
     for i in order[:rounds - sum(got)]:
         got[i] += 1
     budgets = [g * per_round for g in got]

@@ -42,6 +42,8 @@ def test_budget_split_keeps_the_total():
     assert split_budget(64, [["t"]] * 8, 16) == [16, 16, 16, 16, 0, 0, 0, 0]
     assert split_budget(100, [["a", "b", "c"], ["d"]], 16) == [80, 20]  # 7 rounds: 5 + 2, the last trimmed
     assert split_budget(40, [["a"], ["b", "c", "d"]], 16) == [16, 24]
+    # a round for every shard before a big one gets a second (resnet50, K=8: 38 tasks)
+    assert split_budget(128, [["t"] * 10] + [["t"] * 4] * 7, 16) == [16] * 8
 
 
 @pytest.mark.slow
