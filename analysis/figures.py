@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import io
 import os
 
 import matplotlib
@@ -332,6 +333,15 @@ def _compared_runs(d: str, tt: pd.DataFrame) -> list:
     return out
 
 
+def save_png(fig, path: str, dpi: int = 100) -> None:
+    """A PNG in 256 colours (a third of the size; figures are committed)."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=dpi, format="png")
+    Image.open(buf).convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+
+
 def experiment_dirs(root: str) -> list[str]:
     """Directories holding result files below `root` (results/, results/<platform>, or one exp)."""
     found = {os.path.dirname(p) for pat in ("inference.csv", "tuning.csv", "tuning_time.csv", "throughput.csv")
@@ -349,7 +359,7 @@ def make_all(root: str = "results") -> list[str]:
 
         def save(fig, name, dpi=100):
             path = os.path.join(fig_dir, name)
-            fig.savefig(path, dpi=dpi)
+            save_png(fig, path, dpi)
             plt.close(fig)
             written.append(path)
 
