@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import os
 import socket
-from collections import Counter
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 from harness.proc import kill_group, spawn

@@ -160,8 +160,8 @@ def make_builder(kind: str, workers: int, timeout_s: float):
         def __init__(self):
             super().__init__()
             self.pool = PopenPoolExecutor(max_workers=workers, timeout=timeout_s, initializer=_warm_builder_worker)
-            # start every worker now: they warm up while the tasks are extracted
-            self.warm = [self.pool.submit(_noop) for _ in range(workers)]
+            for _ in range(workers):  # start every worker now: they warm up while the tasks are extracted
+                self.pool.submit(_noop)
 
         def build(self, build_inputs):
             args = [(None, None, b.mod, b.target, _serialize_params(b.params)) for b in build_inputs]
