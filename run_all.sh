@@ -83,15 +83,13 @@ if [ "$FIGURES_ONLY" = 0 ]; then
       $PY -m harness.sweep +exp=interdependency platform=$PLATFORM "${again[@]}" "${EXTRA[@]}"
     fi
     if want tuning_time; then
-      $PY -m harness.sweep +exp=tuning_time platform=$PLATFORM model=tiny_cnn tuner.trials=64 \
-        'slicetune.clients=[2]' 'slicetune.servers=[1,2]' "${again[@]}" "${EXTRA[@]}"
+      $PY -m harness.sweep +exp=quick_tuning_time platform=$PLATFORM "${again[@]}" "${EXTRA[@]}"
     fi
     if want throughput; then
-      $PY -m harness.sweep +exp=throughput platform=$PLATFORM tuner.trials=32 "${again[@]}" "${EXTRA[@]}"
+      $PY -m harness.sweep +exp=quick_throughput platform=$PLATFORM "${again[@]}" "${EXTRA[@]}"
     fi
     if want scaling; then  # GPU counts beyond those present are skipped
-      $PY -m harness.sweep +exp=scaling platform=$PLATFORM model=tiny_cnn tuner.trials=64 \
-        'slicetune.clients=[2]' 'slicetune.servers=[1]' "${again[@]}" "${EXTRA[@]}"
+      $PY -m harness.sweep +exp=quick_scaling platform=$PLATFORM "${again[@]}" "${EXTRA[@]}"
     fi
   else
     for model in resnet50 mobilenet_v2; do

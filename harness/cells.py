@@ -1,14 +1,45 @@
-"""Config -> cells: the units of work of a sweep, each with a stable id for resuming."""
+"""Config -> cells: every unit of work of a sweep, each with a stable id for resuming.
+
+The ids are part of the committed results (`cell_id` columns): changing how one is made
+orphans those rows, so tests pin a few (tests/test_cells.py).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
-from harness.config import ModelConf, SweepConf, tuner_fingerprint
-from harness.share import Share
+from harness.config import Builder, Mode, ModelConf, SweepConf, TunerConf, tuner_fingerprint
+from harness.jobs import Share
+from harness.layout import Step
+
+
+def model_stem(m: ModelConf) -> str:
+    """A model's part of a cell id: name, batch, size, dtype (an ONNX file: its content)."""
+    stem = f"{m.name}-b{m.batch}" + (f"-s{m.input_size}" if m.input_size else "")
+    if m.dtype != "float32":
+        stem += f"-{m.dtype}"
+    if m.name == "onnx":  # the file's content, not its path
+        with open(m.path or "", "rb") as f:
+            stem += "-" + hashlib.sha1(f.read()).hexdigest()[:6]
+    return stem
+
+
+def dirs(cfg: SweepConf) -> tuple[str, str]:
+    """(results/<platform>/<name>, runs/<platform>/<name>)"""
+    return (os.path.join(cfg.results_dir, cfg.platform.name, cfg.dir_name),
+            os.path.join(cfg.runs_dir, cfg.platform.name, cfg.dir_name))
+
+
+def tasks_step(cfg: SweepConf) -> Step:
+    """Where a model's task list is cached (one per model, for every cell of the sweep)."""
+    return Step(dirs(cfg)[1], f"{model_stem(cfg.model)}.tasks")
+
+
+# -- interdependency: tune at each share, infer each tuned model at each share
 
 
 @dataclass(frozen=True)
@@ -38,23 +69,6 @@ def _fp(obj) -> str:
     return hashlib.sha1(json.dumps(asdict(obj), sort_keys=True).encode()).hexdigest()[:6]
 
 
-def model_stem(m: ModelConf) -> str:
-    """A model's part of a cell id: name, batch, size, dtype (an ONNX file: its content)."""
-    stem = f"{m.name}-b{m.batch}" + (f"-s{m.input_size}" if m.input_size else "")
-    if m.dtype != "float32":
-        stem += f"-{m.dtype}"
-    if m.name == "onnx":  # the file's content, not its path
-        with open(m.path or "", "rb") as f:
-            stem += "-" + hashlib.sha1(f.read()).hexdigest()[:6]
-    return stem
-
-
-def dirs(cfg: SweepConf) -> tuple[str, str]:
-    """(results/<platform>/<experiment>, runs/<platform>/<experiment>)"""
-    return (os.path.join(cfg.results_dir, cfg.platform.name, cfg.experiment),
-            os.path.join(cfg.runs_dir, cfg.platform.name, cfg.experiment))
-
-
 def plan(cfg: SweepConf) -> Plan:
     platform = cfg.platform.name
     out_dir, run_dir = dirs(cfg)
@@ -75,3 +89,60 @@ def plan(cfg: SweepConf) -> Plan:
             ref = None if tc is untuned else tc
             infer.append(InferCell(f"{tc.id}@infer{pct:g}-{ifp}", ref, Share(platform, pct)))
     return Plan(out_dir, run_dir, tune, untuned, infer)
+
+
+# -- comparisons (tuning_time, scaling, throughput): one cell per configuration
+
+
+@dataclass(frozen=True)
+class Cell:
+    id: str
+    work_dir: str
+    tuner: TunerConf = field(compare=False)
+
+
+def cell(run_dir: str, stem: str, tuner: TunerConf, label: str) -> Cell:
+    cid = f"{stem}-{tuner_fingerprint(tuner)}-{label}"
+    return Cell(cid, os.path.join(run_dir, cid), tuner)
+
+
+@dataclass(frozen=True)
+class GridPoint:
+    """One configuration of the tuning-time grid."""
+
+    mode: Mode
+    builder: Builder
+    clients: int = 1
+    servers: int = 0  # per GPU
+    server_share: float = 100.0
+    gpus: int = 1
+
+    @property
+    def label(self) -> str:
+        if self.mode == "baseline":
+            return f"baseline-{self.builder}"
+        g = f"-g{self.gpus}" if self.gpus > 1 else ""
+        return f"k{self.clients}-s{self.servers}-p{self.server_share:g}{g}-{self.builder}"
+
+
+def grid(cfg: SweepConf) -> list[GridPoint]:
+    """The baselines (one per builder), then every Slice-Tune point, without repeats."""
+    st = cfg.slicetune
+    out = [GridPoint(Mode.baseline, b) for b in st.builders] if st.baseline else []
+    for g in st.gpus:
+        for k in st.clients:
+            for s in st.servers:
+                for p in st.server_shares:
+                    for b in st.builders:
+                        out.append(GridPoint(Mode.slicetune, b, k, s, round(p or 100.0 / s, 2), g))
+    return list(dict.fromkeys(out))
+
+
+def grid_cells(cfg: SweepConf, points: list[GridPoint]) -> dict[Cell, GridPoint]:
+    run_dir, stem = dirs(cfg)[1], model_stem(cfg.model)
+    return {cell(run_dir, stem, dataclasses.replace(cfg.tuner, builder=p.builder), p.label): p for p in points}
+
+
+def throughput_cells(cfg: SweepConf, models: list[ModelConf]) -> dict[Cell, Mode]:
+    run_dir, stem = dirs(cfg)[1], "+".join(model_stem(m) for m in models)
+    return {cell(run_dir, stem, cfg.tuner, mode): mode for mode in dict.fromkeys(cfg.throughput.modes)}

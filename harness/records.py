@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
 import os
 import types
@@ -14,7 +15,7 @@ def to_dict(obj) -> dict:
 
 
 def from_dict(cls, data):
-    """Rebuild dataclass `cls` (nested dataclasses, lists, optionals) from plain data."""
+    """Rebuild dataclass `cls` (nested dataclasses, lists, optionals, enums) from plain data."""
     if data is None:
         return None
     hints = typing.get_type_hints(cls)
@@ -37,6 +38,8 @@ def _coerce(tp, value):
         return [_coerce(arg, v) for v in value]
     if dataclasses.is_dataclass(tp):
         return from_dict(tp, value)
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return tp(value)
     return value
 
 

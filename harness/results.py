@@ -23,6 +23,28 @@ TASKS = "tasks.csv"  # one row per (tuning run, task)
 INFERENCE = "inference.csv"  # one row per measured repeat
 TUNING_TIME = "tuning_time.csv"  # one row per tuning configuration (+exp=tuning_time)
 THROUGHPUT = "throughput.csv"  # one row per (set of jobs, job) (+exp=throughput)
+TIMELINES = "timelines"  # <cell>.csv.gz: utilisation samples; <cell>.spans.csv.gz: phase spans
+
+
+def timeline_file(out_dir: str, cell_id: str, spans: bool = False) -> str:
+    return os.path.join(out_dir, TIMELINES, f"{cell_id}{'.spans' if spans else ''}.csv.gz")
+
+
+# MetaSchedule profiler scopes -> the phases we report
+PHASES_OF_SCOPES = {
+    "SendToBuilder": "build",
+    "SendToRunner": "measure",
+    "JoinRunnerFutures": "measure",
+    "MeasureCallback/UpdateCostModel": "cost_model",
+}
+
+
+def phase_of(scope: str) -> str:
+    if scope in PHASES_OF_SCOPES:
+        return PHASES_OF_SCOPES[scope]
+    if scope.startswith(("EvoSearch", "ReplayTrace", "ReplayFunc")):
+        return "search"
+    return "other"
 
 
 @dataclass

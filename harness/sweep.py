@@ -1,31 +1,50 @@
 """Entry point: `python -m harness.sweep +exp=interdependency [platform=cpu] [model=resnet18] ...`
 
 The only Hydra-aware module: it composes the config, validates it before any work, and hands a
-plain `SweepConf` to the library (harness.experiment).
+plain `SweepConf` to the library (harness.experiments).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 
+from dataclasses import dataclass
+
 import hydra
 from hydra.core.config_store import ConfigStore
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import MISSING, DictConfig, OmegaConf
+from tqdm import tqdm
 
-from harness.config import ConfigError, SweepConf, validate
+from harness.config import ConfigError, Experiment, SweepConf, validate
+from harness.device.gpu import check_gpu
+from harness.experiments import run_sweep
 
 log = logging.getLogger("harness")
 
-ConfigStore.instance().store(name="base_config", node=SweepConf)
+CONF_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "conf")
+
+
+@dataclass
+class CliConf(SweepConf):
+    """On the command line the experiment is chosen by an `+exp=` file, never by default."""
+
+    experiment: Experiment = MISSING
+
+
+ConfigStore.instance().store(name="base_config", node=CliConf)
+
+
+def experiment_files() -> list[str]:
+    """The names `+exp=` takes (conf/exp/*.yaml)."""
+    return sorted(f[:-5] for f in os.listdir(os.path.join(CONF_DIR, "exp")) if f.endswith(".yaml"))
 
 
 def check_platform(cfg: SweepConf) -> None:
     """Fail early, with the reason, when the platform cannot run here."""
     if cfg.platform.name == "cuda":
-        from harness.mps import check_gpu
-
         check_gpu(cfg.platform.device_id)
 
 
@@ -44,10 +63,6 @@ def run(cfg: SweepConf) -> int:
     except ConfigError as e:
         print(f"slicetune: {e}", file=sys.stderr)
         return 2
-    from tqdm import tqdm
-
-    from harness.experiment import run_sweep
-
     signal.signal(signal.SIGTERM, _sigterm)
     try:
         with tqdm(total=0, unit="cell", dynamic_ncols=True) as bar:
@@ -78,5 +93,14 @@ def main(dcfg: DictConfig) -> None:
         sys.exit(code)
 
 
+def _names_experiment(argv: list[str]) -> bool:
+    """An `+exp=` override, or a Hydra flag that runs nothing (--help, --cfg, ...)."""
+    return any(a.split("=", 1)[0].lstrip("+") == "exp" or a.startswith("-") for a in argv)
+
+
 if __name__ == "__main__":
+    if not _names_experiment(sys.argv[1:]):
+        print(f"slicetune: no experiment chosen; add +exp=NAME, one of: {', '.join(experiment_files())}",
+              file=sys.stderr)
+        sys.exit(2)
     main()

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 from nbclient import NotebookClient
 
-from analysis.figures import interdependency_matrix, make_all, phase_table
+from analysis.figures import make_all
+from analysis.interdependency import interdependency_matrix, phase_table
 from tests.conftest import ROOT
 
 CTX = dict(exp="interdependency", platform="cpu", device="Test CPU", model="tiny_cnn", batch=1)

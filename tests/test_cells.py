@@ -1,7 +1,12 @@
-"""Cell identities: what changes a result changes its cell id."""
+"""Cell identities: what changes a result changes its cell id; committed ids stay."""
+
+import os
+
+import pytest
 
 from harness.cells import plan
 from harness.config import ModelConf, SweepConf, TunerConf
+from tests.conftest import ROOT
 
 
 def ids(cfg):
@@ -27,3 +32,41 @@ def test_onnx_cells_follow_file_content(tmp_path):
     assert one == ids(SweepConf(model=ModelConf(name="onnx", path=str(b))))
     b.write_bytes(b"changed")
     assert one != ids(SweepConf(model=ModelConf(name="onnx", path=str(b))))
+
+
+# -- the committed results keep their cell ids (a resumed sweep finds them; figures group by them)
+
+COMMITTED = [  # (results dir, the overrides that made its rows, exp file)
+    ("cpu/interdependency", ["+exp=interdependency"]),
+    ("cpu/tuning_time", ["+exp=quick_tuning_time"]),
+    ("cpu/throughput", ["+exp=quick_throughput"]),
+    ("cpu/scaling", ["+exp=quick_scaling"]),
+    ("cuda/interdependency", ["+exp=interdependency", "platform=cuda", "model=resnet50",
+                              "tune_shares=[10,25,50,75,100]", "infer_shares=[10,25,50,75,100]", "tuner.trials=304",
+                              "tuner.trials_per_round=8", "tuner.population=64", "tuner.genetic_iters=1",
+                              "tuner.scheduler=rolling", "parallel_tuning=5", "infer.number=20"]),
+    ("cuda/tuning_time", ["+exp=tuning_time", "platform=cuda", "model=resnet50", "tuner.trials=128",
+                          "tuner.population=64", "tuner.genetic_iters=1", "slicetune.clients=[4,8]",
+                          "slicetune.servers=[2,4]"]),
+]
+
+
+@pytest.mark.parametrize("where, overrides", COMMITTED)
+def test_committed_results_keep_their_cell_ids(where, overrides):
+    from harness import results as R
+    from harness.cells import grid, grid_cells, throughput_cells
+    from tests.test_config import compose_cfg
+
+    cfg = compose_cfg(*overrides)
+    if cfg.experiment == "interdependency":
+        p = plan(cfg)
+        ids, files = [c.id for c in p.tune] + [c.id for c in p.infer], [R.TUNING, R.INFERENCE]
+    elif cfg.experiment == "throughput":
+        ids, files = [c.id for c in throughput_cells(cfg, [ModelConf(name=m) for m in cfg.throughput.models])], [R.THROUGHPUT]
+    else:
+        ids, files = [c.id for c in grid_cells(cfg, grid(cfg))], [R.TUNING_TIME]
+    committed = set().union(*(R.done_cells(os.path.join(ROOT, "results", where, f)) for f in files))
+    found = set(ids) & committed
+    assert found, f"none of {sorted(ids)[:4]}... is in results/{where}"
+    if where.startswith("cpu"):  # made by exactly these profiles
+        assert committed <= set(ids), sorted(committed - set(ids))

@@ -8,9 +8,9 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from harness import results as R
-from harness.compare import Config, grid
+from harness.cells import GridPoint, grid
 from harness.config import ConfigError, InferConf, ModelConf, SliceTuneConf, SweepConf, ThroughputConf, TunerConf, validate
-from harness.experiment import run_sweep
+from harness.experiments import run_sweep
 from harness.sweep import to_conf
 from tests.conftest import CONF
 
@@ -19,10 +19,10 @@ def test_grid_has_the_baselines_then_every_slicetune_point():
     cfg = SweepConf(slicetune=SliceTuneConf(clients=[1, 4], servers=[1, 2], server_shares=[0, 50],
                                             builders=["local"]))
     g = grid(cfg)
-    assert g[0] == Config("baseline", "local")
+    assert g[0] == GridPoint("baseline", "local")
     st = [c for c in g if c.mode == "slicetune"]
     assert len(st) == 2 * 3  # per K: s1 at 100% and 50%; s2 at 0 (=50%) and 50% is one point
-    assert Config("slicetune", "local", 4, 2, 50.0) in st
+    assert GridPoint("slicetune", "local", 4, 2, 50.0) in st
     assert {c.label for c in g} >= {"baseline-local", "k4-s2-p50-local", "k1-s1-p100-local"}
 
 
@@ -31,15 +31,19 @@ def test_experiments_compose_and_validate(exp):
     with initialize_config_dir(version_base="1.3", config_dir=CONF):
         cfg = to_conf(compose("config", overrides=[f"+exp={exp}"]))
     validate(cfg)
-    assert cfg.experiment == exp and cfg.kind in ("tuning_time", "throughput")
+    assert cfg.experiment == exp and cfg.dir_name == exp
 
 
 @pytest.mark.parametrize("change, bad", [
     (dict(slicetune=SliceTuneConf(clients=[0])), "slicetune.clients has 0"),
+    (dict(slicetune=SliceTuneConf(clients=[])), "slicetune.clients is empty"),
+    (dict(slicetune=SliceTuneConf(builders=[])), "slicetune.builders is empty"),
     (dict(slicetune=SliceTuneConf(builders=["fast"])), "slicetune.builders entry='fast'"),
     (dict(slicetune=SliceTuneConf(server_shares=[150])), "server_shares has 150"),
-    (dict(kind="throughput", throughput=ThroughputConf(models=["nope"])), "throughput.models entry='nope'"),
-    (dict(kind="sideways"), "kind='sideways'"),
+    (dict(experiment="throughput", throughput=ThroughputConf(models=["nope"])), "throughput.models entry='nope'"),
+    (dict(experiment="throughput", throughput=ThroughputConf(models=["onnx"])), "throughput.models has 'onnx'"),
+    (dict(experiment="throughput", throughput=ThroughputConf(modes=[])), "throughput.modes is empty"),
+    (dict(experiment="sideways"), "experiment='sideways'"),
 ])
 def test_bad_comparison_settings_are_named(change, bad):
     with pytest.raises(ConfigError, match=bad.replace("[", r"\[")):
@@ -54,7 +58,7 @@ def conf(tmp_path, **kw) -> SweepConf:
 
 @pytest.mark.slow
 def test_tuning_time_baseline_and_slicetune(tmp_path):
-    cfg = conf(tmp_path, experiment="tt", kind="tuning_time",
+    cfg = conf(tmp_path, name="tt", experiment="tuning_time",
                slicetune=SliceTuneConf(clients=[2], servers=[2], builders=["persistent"]))
     summary = run_sweep(cfg)
     assert len(summary.ran) == 2 and not summary.paused
@@ -66,7 +70,7 @@ def test_tuning_time_baseline_and_slicetune(tmp_path):
     for r in rows.values():
         assert int(r["trials_done"]) >= 8 and float(r["wall_s"]) > 0 and float(r["final_latency_ms"]) > 0
         assert float(r["trials_per_s"]) == pytest.approx(int(r["trials_done"]) / float(r["wall_s"]))
-        assert r["builder"] == "persistent" and r["exp"] == "tt"
+        assert r["builder"] == "persistent" and r["exp"] == "tuning_time"
         assert 0 < int(r["valid_trials"]) <= int(r["trials_done"])
     assert int(base["n_tasks"]) == int(st["n_tasks"])  # the shards cover the model's tasks
     spans = pd.read_csv(out / "timelines" / f"{st['cell_id']}.spans.csv.gz").astype(str).to_dict("records")
@@ -77,7 +81,7 @@ def test_tuning_time_baseline_and_slicetune(tmp_path):
 
 @pytest.mark.slow
 def test_throughput_one_after_another_and_side_by_side(tmp_path):
-    cfg = conf(tmp_path, experiment="tp", kind="throughput",
+    cfg = conf(tmp_path, name="tp", experiment="throughput",
                throughput=ThroughputConf(models=["tiny_mlp", "tiny_cnn"]))
     run_sweep(cfg)
     rows = R.read_rows(str(tmp_path / "results" / "cpu" / "tp" / R.THROUGHPUT))
@@ -90,11 +94,11 @@ def test_throughput_one_after_another_and_side_by_side(tmp_path):
 
 
 def test_gpu_counts_beyond_those_present_are_skipped(tmp_path, caplog):
-    from harness.compare import TuningTimeRunner
+    from harness.experiments.scaling import Scaling
 
-    cfg = conf(tmp_path, experiment="sc", kind="tuning_time",
+    cfg = conf(tmp_path, name="sc", experiment="scaling",
                slicetune=SliceTuneConf(baseline=False, gpus=[1, 2, 4], clients=[2], servers=[1], builders=["persistent"]))
     with caplog.at_level("WARNING", logger="harness"):
-        r = TuningTimeRunner(cfg)
-    assert [c.gpus for c in r.configs] == [1] and r.gpus_needed() == 1
+        r = Scaling(cfg)
+    assert [p.gpus for p in r.cells.values()] == [1] and r.gpus_needed() == 1
     assert "needs 2 GPUs, 1 visible" in caplog.text and "needs 4 GPUs" in caplog.text

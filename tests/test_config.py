@@ -34,8 +34,10 @@ def test_cli_model_override_wins_over_experiment():
 
 
 @pytest.mark.parametrize("change, needle", [
-    (dict(platform__name="tpu"), "platform='tpu'"),
-    (dict(model__name="alexnet"), "model='alexnet'"),
+    (dict(platform__name="tpu"), "platform.name='tpu'"),
+    (dict(model__name="alexnet"), "model.name='alexnet'"),
+    (dict(model__dtype="foo"), "model.dtype='foo'"),
+    (dict(name="../x"), "name='../x'"),
     (dict(model__batch=0), "model.batch=0"),
     (dict(tuner__trials=0), "tuner.trials=0"),
     (dict(tuner__trials=-5), "tuner.trials=-5"),

@@ -3,9 +3,10 @@
 import pytest
 
 from harness.config import ConfigError, ModelConf
-from harness.models import ZOO, load
-from harness.target import make_target
-from harness.tasks import extract
+from harness.worker.models import load
+from harness.worker.target import make_target
+from harness.worker.tasks import extract
+from harness.zoo import ZOO
 
 # tasks and GFLOPs (2 x MACs, batch 1) of the zoo at default sizes, on the LLVM target
 EXPECTED = {

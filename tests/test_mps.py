@@ -6,9 +6,9 @@ import sys
 
 import pytest
 
-from harness.mps import (MPSDaemon, MPSError, check_sms, client_env, daemon_env, expected_sms,
-                         parse_pids, probe_total_sms)
-from harness.share import Placement
+from harness.device.gpu import GPUError, check_sms, expected_sms, probe_total_sms
+from harness.device.mps import MPSDaemon, MPSError, client_env, daemon_env, parse_pids
+from harness.jobs import Placement
 from tests.conftest import ROOT, has_gpu
 
 gpu = pytest.mark.skipif(not has_gpu(), reason="needs an NVIDIA GPU with CUDA MPS (run on the GPU host)")
@@ -30,14 +30,16 @@ def test_expected_sms_match_the_h200():
 def test_sm_check():
     check_sms(50, 66, 132)
     check_sms(10, 12, 132)
-    with pytest.raises(MPSError, match="not running under the MPS daemon"):
+    with pytest.raises(GPUError, match="not running under the MPS daemon"):
         check_sms(25, 132, 132)
-    with pytest.raises(MPSError, match="should give about 32"):
+    with pytest.raises(GPUError, match="should give about 32"):
         check_sms(25, 60, 132)
 
 
 def test_placement_checks_only_cuda():
-    assert Placement("cpu", 50).grant().unit == "cores"
+    from harness.worker.target import grant
+
+    assert grant(Placement("cpu", 50)).unit == "cores"
 
 
 def test_parse_answers():
@@ -52,10 +54,10 @@ def test_long_pipe_path_is_refused():
 
 
 def test_status_without_daemon(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "harness.mps", "status", "--dir", str(tmp_path)], cwd=ROOT,
+    r = subprocess.run([sys.executable, "-m", "harness.device.mps", "status", "--dir", str(tmp_path)], cwd=ROOT,
                        capture_output=True, text=True)
     assert r.returncode == 1 and "no MPS daemon answers" in r.stdout
-    r = subprocess.run([sys.executable, "-m", "harness.mps", "stop", "--dir", str(tmp_path)], cwd=ROOT,
+    r = subprocess.run([sys.executable, "-m", "harness.device.mps", "stop", "--dir", str(tmp_path)], cwd=ROOT,
                        capture_output=True, text=True)
     assert r.returncode == 0
 
@@ -93,7 +95,7 @@ def test_daemon_life_cycle_and_shares(tmp_path):
 # --- several GPUs: one daemon each, pinned by UUID (placement logic; no GPU needed) ---
 
 def test_each_gpu_gets_its_own_daemon_directory_and_uuid():
-    from harness.mps import MPSDaemons, dir_for
+    from harness.device.mps import MPSDaemons, dir_for
 
     assert dir_for("/tmp/st-mps", 0, 1) == "/tmp/st-mps"
     assert [dir_for("/tmp/st-mps", i, 2) for i in range(2)] == ["/tmp/st-mps-g0", "/tmp/st-mps-g1"]
@@ -104,7 +106,7 @@ def test_each_gpu_gets_its_own_daemon_directory_and_uuid():
 
 
 def test_cuda_visible_devices_selects_uuids_by_index_or_prefix():
-    from harness.mps import visible_uuids
+    from harness.device.gpu import visible_uuids
 
     u = ["GPU-aaa1", "GPU-bbb2", "GPU-ccc3"]
     assert visible_uuids(u, None) == u
@@ -115,8 +117,8 @@ def test_cuda_visible_devices_selects_uuids_by_index_or_prefix():
 
 
 def test_pool_pins_each_server_to_its_gpu_and_daemon():
-    from harness.servers import ServerPool
-    from harness.share import Share
+    from harness.jobs import Share
+    from harness.slicetune.servers import ServerPool
 
     shares = [Share("cuda", 50)] * 4
     pool = ServerPool(shares, "/tmp/unused", "/tmp/st-mps", devices=[0, 1], gpu_uuids=["GPU-aaa", "GPU-bbb"])

@@ -16,7 +16,7 @@ import pytest
 
 from harness import results as R
 from harness.config import InferConf, ModelConf, SweepConf, TunerConf
-from harness.experiment import run_sweep
+from harness.experiments import run_sweep
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
@@ -25,14 +25,14 @@ SHARES = [50, 100]
 
 def conf(results, runs, **kw) -> SweepConf:
     kw = {"tune_shares": SHARES, "infer_shares": SHARES, **kw}
-    return SweepConf(experiment="pipeline", model=ModelConf(name="tiny_mlp"),
+    return SweepConf(name="pipeline", model=ModelConf(name="tiny_mlp"),
                      tuner=TunerConf(trials=8, trials_per_round=4),
                      infer=InferConf(warmup=1, number=5, repeats=3),
                      results_dir=str(results), runs_dir=str(runs), **kw)
 
 
 def interrupt_after_first_tuning(results, runs) -> None:
-    cmd = [sys.executable, "-m", "harness.sweep", "+exp=smoke", "experiment=pipeline", "tuner.trials=8",
+    cmd = [sys.executable, "-m", "harness.sweep", "+exp=smoke", "name=pipeline", "tuner.trials=8",
            "tuner.trials_per_round=4", "infer.warmup=1", "infer.number=5", "infer.repeats=3",
            f"tune_shares={SHARES}", f"infer_shares={SHARES}", f"results_dir={results}", f"runs_dir={runs}"]
     p = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -59,9 +59,9 @@ def scheduled_functions(work_dir: str) -> tuple[int, int]:
     from tvm.relax.transform import MetaScheduleApplyDatabase
     from tvm.s_tir import meta_schedule as ms
 
-    from harness.models import load
-    from harness.target import make_target
-    from harness.tasks import fuse
+    from harness.worker.models import load
+    from harness.worker.target import make_target
+    from harness.worker.tasks import fuse
 
     target = make_target("cpu", 1)
     fused = fuse(load(ModelConf(name="tiny_mlp")).mod, target)

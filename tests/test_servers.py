@@ -7,8 +7,8 @@ import time
 import psutil
 import pytest
 
-from harness.servers import PoolError, ServerPool, plan_servers, server_key
-from harness.share import Share
+from harness.jobs import Share
+from harness.slicetune.servers import PoolError, ServerPool, plan_servers, server_key
 
 
 def test_keys_and_placement():

@@ -6,8 +6,9 @@ import sys
 
 import pytest
 
-from harness.proc import spawn
-from harness.share import Share, cpu_cores_for, launch_for, partition_cores, read_grant
+from harness.device.proc import spawn
+from harness.device.share import cpu_cores_for, launch_for, partition_cores
+from harness.jobs import Share
 
 
 def test_core_set_size():
@@ -45,7 +46,7 @@ def test_child_sees_the_cores_it_was_given(tmp_path, pct):
     avail = sorted(os.sched_getaffinity(0))
     want = cpu_cores_for(pct, avail)
     out = tmp_path / "out.json"
-    code = ("import json, os, sys; from harness.share import read_grant; g = read_grant('cpu'); "
+    code = ("import json, os, sys; from harness.worker.target import read_grant; g = read_grant('cpu'); "
             "json.dump({'aff': sorted(os.sched_getaffinity(0)), 'units': g.units, "
             "'threads': os.environ['TVM_NUM_THREADS']}, open(sys.argv[1], 'w'))")
     p = spawn([sys.executable, "-c", code, str(out)], Share("cpu", pct), str(tmp_path / "child.log"))
@@ -57,12 +58,14 @@ def test_child_sees_the_cores_it_was_given(tmp_path, pct):
 
 
 def test_grant_in_this_process():
+    from harness.worker.target import read_grant
+
     g = read_grant("cpu")
     assert g.unit == "cores" and g.units == len(os.sched_getaffinity(0)) and g.device
 
 
 def test_core_allocator_keeps_concurrent_runs_apart():
-    from harness.share import CoreAllocator
+    from harness.device.share import CoreAllocator
 
     alloc = CoreAllocator([0, 1, 2, 3])
     a, b = alloc.take(50), alloc.take(50)

@@ -8,11 +8,10 @@ import time
 import pytest
 
 from harness.config import ModelConf, TunerConf
-from harness.servers import ServerPool
-from harness.shard import split
-from harness.share import Placement, Share
-from harness.slicetune import split_budget, tune_sharded
-from harness.tasks import TaskInfo
+from harness.jobs import Placement, Share, TaskInfo
+from harness.slicetune.clients import ClientSetup, tune_sharded
+from harness.slicetune.servers import ServerPool
+from harness.slicetune.shard import split, split_budget
 
 
 def test_lpt_split_balances_cost():
@@ -50,10 +49,10 @@ def test_budget_split_keeps_the_total():
 def test_two_clients_two_servers_survive_a_dead_server(tmp_path):
     from tvm.s_tir import meta_schedule as ms
 
-    from harness.models import load
-    from harness.target import make_target
-    from harness.tasks import extract
-    from harness.tune import compile_model
+    from harness.worker.compile import compile_model, merge_databases
+    from harness.worker.models import load
+    from harness.worker.target import make_target
+    from harness.worker.tasks import extract
 
     model = ModelConf(name="tiny_mlp")
     target = make_target("cpu", 1)
@@ -63,7 +62,7 @@ def test_two_clients_two_servers_survive_a_dead_server(tmp_path):
         box = {}
         tuner = TunerConf(trials=12, trials_per_round=2, builder_workers=1)
         run = threading.Thread(target=lambda: box.update(
-            r=tune_sharded(model, tuner, infos, pool, clients=2, work_dir=str(tmp_path))))
+            r=tune_sharded(ClientSetup(model, tuner), infos, pool, clients=2, work_dir=str(tmp_path))))
         run.start()
         records = [str(tmp_path / f"client{i}" / "database_tuning_record.json") for i in range(2)]
         deadline = time.time() + 300
@@ -80,10 +79,10 @@ def test_two_clients_two_servers_survive_a_dead_server(tmp_path):
         assert pool.restart_dead() == [0]
         assert pool.registered() == {pool.keys[0]: 2}
 
-    merged = res.merged_dir
-    assert res.records == sum(c.trials_done for c in res.clients)
+    merged = str(tmp_path / "merged")
+    assert merge_databases(res.client_dirs, merged) == sum(c.trials_done for c in res.clients)
     db = ms.database.JSONDatabase(work_dir=merged)
     for task in extracted:  # the merged database covers every task
         assert db.query_tuning_record(task.dispatched[0], target, "main") is not None, task.task_name
-    art = compile_model(Placement("cpu", 100), model, str(tmp_path / "merged"), db)
+    art = compile_model(Placement("cpu", 100), model, merged, db)
     assert os.path.getsize(art.path) > 0

@@ -1,0 +1,95 @@
+"""Tuning time per configuration against the stock baseline, with the runs' timelines."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from analysis.load import Experiment, read_timeline, variants
+from analysis.timelines import side_by_side_timelines
+from harness.results import TUNING_TIME
+
+
+def config_label(r) -> str:
+    if r["mode"] == "baseline":
+        return f"baseline ({r['builder']})"
+    g = f" x{int(r['gpus'])} GPUs" if int(r.get("gpus", 1)) > 1 else ""
+    # a cell paused at a deadline paid its start-up again in each segment
+    seg = f", {int(r['segments'])} segments" if int(r.get("segments", 1) or 1) > 1 else ""
+    return f"K={int(r['clients'])} S={int(r['servers'])}@{float(r['server_share']):g}%{g} ({r['builder']}{seg})"
+
+
+def stock(tt: pd.DataFrame) -> pd.Series | None:
+    """The baseline row with the local builder (else any baseline row), None without one."""
+    base = tt[tt["mode"] == "baseline"]
+    if not len(base):
+        return None
+    local = base[base["builder"] == "local"]
+    return (local if len(local) else base).iloc[0]
+
+
+def comparison(tt: pd.DataFrame, title: str):
+    """Tuning time, trials/s and final latency per configuration, against the stock baseline
+    (the paper's -75% time and 5x throughput as reference lines)."""
+    t = tt.copy()
+    t["config"] = t.apply(config_label, axis=1)
+    t = t.sort_values(["mode", "builder", "gpus", "clients", "servers"], key=lambda c: c.map(
+        lambda v: {"baseline": 0, "slicetune": 1}.get(v, v)))
+    ref = stock(t)
+    fig, axes = plt.subplots(1, 3, figsize=(12, 0.32 * len(t) + 1.8), sharey=True)
+    colors = t["builder"].map({"local": "tab:blue", "persistent": "tab:orange"}).fillna("grey")
+    axes[0].barh(t["config"], t["wall_s"], color=colors)
+    axes[0].set_xlabel("tuning wall time (s)")
+    axes[1].barh(t["config"], t["trials_per_s"] / (ref["trials_per_s"] if ref is not None else 1), color=colors)
+    axes[1].set_xlabel("trials/s vs stock baseline" if ref is not None else "trials/s")
+    axes[2].barh(t["config"], t["final_latency_ms"] / (ref["final_latency_ms"] if ref is not None else 1), color=colors)
+    axes[2].set_xlabel("final latency vs stock baseline" if ref is not None else "final latency (ms)")
+    if ref is not None:
+        axes[0].axvline(0.25 * ref["wall_s"], color="k", ls="--", lw=1, label="paper: -75%")
+        axes[1].axvline(5, color="k", ls="--", lw=1, label="paper: 5x")
+        axes[1].axvline(1, color="grey", lw=0.8)
+        axes[2].axvspan(0.95, 1.05, color="grey", alpha=0.2, label="within 5%")
+        for ax in axes:
+            ax.legend(fontsize=7, loc="lower right")
+    axes[0].invert_yaxis()
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def compared_runs(d: str, tt: pd.DataFrame) -> list:
+    """(label, timeline, spans) of the stock baseline and the fastest Slice-Tune configuration."""
+    picks = []
+    ref = stock(tt)
+    if ref is not None:
+        picks.append(ref)
+    st = tt[tt["mode"] == "slicetune"]
+    if len(st):
+        picks.append(st.loc[st["wall_s"].idxmin()])
+    out = []
+    for r in picks:
+        tl, spans = read_timeline(d, r["cell_id"])
+        if tl is not None:
+            label = f"{config_label(r)}: {r['wall_s']:.0f} s, {r['trials_per_s']:.2f} trials/s"
+            out.append((label, tl, spans))
+    return out
+
+
+def per_configuration(x: Experiment, save, chart) -> None:
+    """Per model and trial budget (the builder is a configuration, not a setting): `chart` of
+    its rows, and the timelines of the baseline and the fastest Slice-Tune run side by side."""
+    tt = x.rows(TUNING_TIME)
+    if tt is None:
+        return
+    for (model, batch, suffix), g in variants(tt.assign(tuner_fp=tt["trials"].astype(str) + "trials")):
+        dev, trials = g["device"].iloc[0], g["trials"].iloc[0]
+        name = f"{x.exp}_{model}_b{batch}{suffix}"
+        save(chart(g, f"{x.exp}: {model} (batch {batch}) on {dev}, {trials} trials per configuration"), f"{name}.png")
+        runs = compared_runs(x.d, g)
+        if runs:
+            save(side_by_side_timelines(runs, f"{x.exp}: {model} on {dev}: where the time goes"),
+                 f"{name}_timelines.png", dpi=80)
+
+
+def figures(x: Experiment, save) -> None:
+    per_configuration(x, save, comparison)

@@ -1,0 +1,1 @@
+"""The device: shares of it, its MPS daemon, processes placed on shares, utilisation samples."""

@@ -1,0 +1,127 @@
+"""What every experiment shares: its result and run directories, saving rows, timelines, the
+sweep's tuning deadline, progress, and the device held for the sweep."""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+
+from harness import results as R
+from harness.cells import dirs
+from harness.config import ModelConf, SweepConf, TunerConf, tuner_fingerprint
+from harness.device.proc import allow_jobs, kill_all
+from harness.experiments.jobs import Jobs
+from harness.jobs import Span
+
+log = logging.getLogger("harness")
+
+
+@dataclass
+class Summary:
+    out_dir: str
+    run_dir: str
+    ran: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    paused: list[str] = field(default_factory=list)  # tuning runs stopped at their deadline
+
+
+def spans_csv(clients: list[list[Span]]) -> str:
+    """Phase spans of a tuning run's clients as CSV (wall clock, like the timeline's epoch)."""
+    lines = ["client,round,phase,start,end"]
+    lines += [f"{c},{s.round},{s.phase},{s.start:.3f},{s.end:.3f}" for c, spans in enumerate(clients) for s in spans]
+    return "\n".join(lines) + "\n"
+
+
+class Base:
+    """An experiment: `_run` does its cells; `run` holds the device around it and stops every
+    job still running when it fails or is interrupted."""
+
+    def __init__(self, cfg: SweepConf, progress=None):
+        self.cfg = cfg
+        self.jobs = Jobs(cfg)
+        self.commit = R.git_commit()
+        self.progress = progress
+        self.summary = Summary(*dirs(cfg))
+        self._write = threading.Lock()
+        self._t0 = time.perf_counter()
+
+    def gpus_needed(self) -> int:
+        return 1
+
+    def run(self) -> Summary:
+        allow_jobs()
+        try:
+            with self.jobs.device(self.gpus_needed()):
+                return self._run()
+        except BaseException:
+            kill_all()
+            raise
+
+    def _run(self) -> Summary:
+        raise NotImplementedError
+
+    def time_left(self) -> float | None:
+        """Seconds of tuning the sweep may still start (None: no deadline)."""
+        if self.cfg.tune_deadline_s is None:
+            return None
+        return self.cfg.tune_deadline_s - (time.perf_counter() - self._t0)
+
+    def out_of_time(self, cell_id: str) -> bool:
+        """True (and the cell recorded as paused) once the sweep's deadline has passed."""
+        left = self.time_left()
+        if left is not None and left <= 0:
+            self.summary.paused.append(cell_id)
+            return True
+        return False
+
+    def context(self, device: str, tvm_version: str, tuner: TunerConf | None = None,
+                model: ModelConf | None = None) -> R.Context:
+        """The columns every row of this sweep carries."""
+        cfg = dataclasses.replace(self.cfg, tuner=tuner or self.cfg.tuner, model=model or self.cfg.model)
+        t = cfg.tuner
+        return R.Context(
+            exp=str(cfg.experiment), platform=str(cfg.platform.name), device=device, model=str(cfg.model.name),
+            batch=cfg.model.batch, trials=t.trials, trials_per_round=t.trials_per_round, builder=str(t.builder),
+            cost_model=str(t.cost_model), search=str(t.search), population=t.population,
+            tuner_fp=tuner_fingerprint(t), tvm_version=tvm_version, git_commit=self.commit, timestamp=R.now())
+
+    def out(self, name: str) -> str:
+        return os.path.join(self.summary.out_dir, name)
+
+    def save(self, name: str, rows: list[dict], cell_id: str) -> None:
+        """Replace the cell's rows in results file `name` with `rows`."""
+        with self._write:
+            R.write_rows(self.out(name), rows, replace_cells={cell_id})
+
+    def save_timelines(self, cell_id: str, timeline: str, clients: list[list[Span]]) -> None:
+        """The run's utilisation samples (if the sampler ran) and its clients' phase spans, gzipped."""
+        if os.path.exists(timeline):
+            with open(timeline) as f:
+                self._gzip(R.timeline_file(self.summary.out_dir, cell_id), f.read())
+        self._gzip(R.timeline_file(self.summary.out_dir, cell_id, spans=True), spans_csv(clients))
+
+    @staticmethod
+    def _gzip(dest: str, text: str) -> None:
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        with gzip.open(dest + ".tmp", "wt", compresslevel=9) as f:
+            f.write(text)
+        os.replace(dest + ".tmp", dest)
+
+    def step(self, label: str) -> None:
+        log.info(label)
+        if self.progress is not None:
+            self.progress.set_description(label)
+
+    def advance(self) -> None:
+        if self.progress is not None:
+            self.progress.update(1)
+
+    def total(self, n: int) -> None:
+        if self.progress is not None:
+            self.progress.total = n
+            self.progress.refresh()

@@ -1,0 +1,102 @@
+"""What the comparison experiments (tuning_time, scaling, throughput) share: one cell per
+configuration, tuned over one or more segments (a sweep paused at its deadline continues it),
+then its model measured on the whole device.
+
+A cell's wall time adds up its segments (each pays its processes' start-up again: `segments`
+says how many).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import statistics
+import time
+from dataclasses import dataclass
+
+from harness import results as R
+from harness.cells import Cell
+from harness.device.monitor import Sampler
+from harness.experiments.base import Base
+from harness.jobs import TuneResult
+from harness.layout import CELL_STATE, TIMELINE
+from harness.records import read_json, write_json
+
+log = logging.getLogger("harness")
+
+
+@dataclass
+class CellState:
+    """A cell's tuning so far, over the sweeps (segments) that worked on it."""
+
+    wall_s: float = 0.0
+    segments: int = 0
+
+
+class NoValidMeasurement(RuntimeError):
+    """Every candidate of a run failed to measure: its model would be the untuned one."""
+
+
+def check_measured(label: str, clients: list[TuneResult], logs: str) -> int:
+    """The candidates measured without error; raises when there is none."""
+    valid = sum(r.valid for c in clients for r in c.rounds)
+    if valid == 0:
+        raise NoValidMeasurement(f"{label}: none of its {sum(c.trials_done for c in clients)} candidates was "
+                                 f"measured (see the runner errors in {logs}); no row is written")
+    return valid
+
+
+def median_std(xs: list[float]) -> tuple[float, float]:
+    return statistics.median(xs), (statistics.stdev(xs) if len(xs) > 1 else 0.0)
+
+
+class Segment:
+    """`with Segment(exp, cell, results) as seg:` one sweep's work on a cell: its state so far,
+    the seconds it may tune (`seg.left`), a utilisation timeline; on exit the segment's time is
+    added. `seg.done(complete)` records whether the cell's tuning finished."""
+
+    def __init__(self, exp: Base, cell: Cell, results: str):
+        self.exp, self.cell = exp, cell
+        self.path = os.path.join(cell.work_dir, CELL_STATE)
+        if exp.cfg.rerun and os.path.exists(cell.work_dir):  # start over
+            shutil.rmtree(cell.work_dir)
+            exp.save(results, [], cell.id)
+        os.makedirs(cell.work_dir, exist_ok=True)
+        self.state = read_json(self.path, CellState) if os.path.exists(self.path) else CellState()
+        self.left = exp.time_left()
+        self.timeline = os.path.join(cell.work_dir, TIMELINE)
+        p = exp.cfg.platform
+        self._sampler = Sampler(self.timeline, p.name, p.device_id, append=self.state.segments > 0)
+        self.complete = False
+
+    def __enter__(self) -> Segment:
+        self._t0 = time.perf_counter()
+        self._sampler.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._sampler.__exit__(*exc)
+        if exc[0] is not None:
+            return
+        self.state.wall_s += time.perf_counter() - self._t0
+        self.state.segments += 1
+        write_json(self.path, self.state)
+
+    def done(self, complete: bool) -> None:
+        self.complete = complete
+        if not complete:
+            self.exp.summary.paused.append(self.cell.id)
+            log.info("paused %s at the deadline; run the sweep again to continue", self.cell.id)
+
+
+class Comparison(Base):
+    def pending(self, cells: list[Cell], results: str) -> list[Cell]:
+        done = R.done_cells(self.out(results))
+        todo = [c for c in cells if self.cfg.rerun or c.id not in done]
+        self.summary.skipped = sorted(c.id for c in cells if c not in todo)
+        return todo
+
+    def finish(self, cell: Cell, clients: list[TuneResult]) -> None:
+        self.save_timelines(cell.id, os.path.join(cell.work_dir, TIMELINE), [c.spans for c in clients])
+        self.summary.ran.append(cell.id)

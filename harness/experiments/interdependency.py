@@ -1,0 +1,173 @@
+"""+exp=interdependency: tune at each share, then infer every tuned model (and the untuned
+reference) at every share: tune -> database -> compile -> cross-infer -> tidy rows.
+
+Resumable: a cell whose rows are already in the result files is skipped (unless `rerun`);
+a tuning cell is redone only if a pending inference needs its compiled model and it is gone.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+from harness import results as R
+from harness.cells import InferCell, Plan, TuneCell, plan
+from harness.device.monitor import Sampler
+from harness.device.proc import kill_all
+from harness.device.share import CoreAllocator, split_cores
+from harness.experiments.base import Base, Summary
+from harness.jobs import Artifact, InferItem, Share, TuneResult
+from harness.layout import PROGRESS, TIMELINE, Step, artifact, has_database, reset, tune_step
+from harness.records import read_json
+
+log = logging.getLogger("harness")
+
+
+def tune_rows(ctx: R.Context, cell: TuneCell, res: TuneResult) -> dict[str, list[dict]]:
+    """A finished tuning run's rows, per results file (tuning.csv last: its row marks it done)."""
+    share = cell.share.pct
+    final = next((r.est_model_ms for r in reversed(res.rounds) if r.est_model_ms is not None), None)
+    tune = R.TuneRow(cell.id, share, res.grant.units, res.grant.unit, res.trials_done, len(res.tasks),
+                     res.extract_s, res.wall_s, res.artifact.compile_s if res.artifact else 0.0, final,
+                     res.segments)
+    phases = [R.PhaseRow(cell.id, share, k, "total" if k == "Total" else R.phase_of(k), v)
+              for k, v in sorted(res.profile.items())]
+    key = R.CellKey(cell.id, share)
+    tasks = [R.TaskRow(cell.id, share, t.name, t.flops, t.weight) for t in res.tasks]
+    return {
+        R.PHASES: [R.flatten(ctx, r) for r in phases],
+        R.ROUNDS: [R.flatten(ctx, key, r) for r in res.rounds],
+        R.TASKS: [R.flatten(ctx, r) for r in tasks],
+        R.TUNING: [R.flatten(ctx, tune)],
+    }
+
+
+class Interdependency(Base):
+    def __init__(self, cfg, progress=None):
+        super().__init__(cfg, progress)
+        self.plan: Plan = plan(cfg)
+        # cpu runs side by side get disjoint core sets (on cuda, MPS splits the SMs)
+        self.cores = CoreAllocator() if cfg.parallel_tuning > 1 and cfg.platform.name == "cpu" else None
+
+    def tune(self, cell: TuneCell) -> Artifact | None:
+        """Tune one cell; None if it stopped at the deadline (the next sweep continues it)."""
+        cfg = self.cfg
+        if self.out_of_time(cell.id):
+            return None
+        self.step(f"tune {cfg.model.name} at {cell.share.label}")
+        tuner, threads = split_cores(cfg.tuner, cfg.parallel_tuning) if cfg.parallel_tuning > 1 else (cfg.tuner, 0)
+        os.makedirs(cell.work_dir, exist_ok=True)
+        timeline = os.path.join(cell.work_dir, TIMELINE)
+        if cfg.rerun:  # start over; its old row must not mark it done while it is paused
+            reset(cell.work_dir)
+            self.save(R.TUNING, [], cell.id)
+        cont = os.path.exists(os.path.join(cell.work_dir, PROGRESS))
+        if cont:
+            log.info("continuing %s from its database", cell.id)
+        elif os.path.exists(timeline):
+            os.remove(timeline)
+        cores = self.cores.take(cell.share.pct) if self.cores else None
+        try:
+            with Sampler(timeline, cfg.platform.name, cfg.platform.device_id, append=cont):
+                res = self.jobs.tune(cfg.model, tuner, cell.work_dir, cell.share, self.time_left(), cores, threads,
+                                     compile=True)
+        finally:
+            if cores:
+                self.cores.give(cores)
+        if not res.complete:
+            self.summary.paused.append(cell.id)
+            log.info("paused %s at its deadline: %d of %d trials; run the sweep again to continue",
+                     cell.id, res.trials_done, cfg.tuner.trials)
+            return None
+        for name, rows in tune_rows(self.context(res.grant.device, res.tvm_version), cell, res).items():
+            self.save(name, rows, cell.id)
+        self.save_timelines(cell.id, timeline, [res.spans])
+        self.summary.ran.append(cell.id)
+        log.info("tuned %s: %d trials in %.1f s on %d %s", cell.id, res.trials_done, res.wall_s,
+                 res.grant.units, res.grant.unit)
+        return res.artifact
+
+    def compile(self, cell: TuneCell, tuned: bool) -> Artifact:
+        """Compile the untuned reference, or a tuned model again from its database (e.g. a
+        sweep resumed on another machine, with the databases brought along)."""
+        what = f"from the database tuned at {cell.share.label}" if tuned else "untuned"
+        self.step(f"compile {self.cfg.model.name} {what}")
+        art = self.jobs.compile(self.cfg.model, cell.work_dir, [cell.work_dir] if tuned else [], cell.share)
+        self.summary.ran.append(cell.id)
+        return art
+
+    def infer(self, share: Share, cells: list[tuple[InferCell, TuneCell, Artifact]]) -> None:
+        """Measure every model of `cells` in one process on `share`."""
+        cfg = self.cfg
+        self.step(f"infer {cfg.model.name}: {len(cells)} model(s) at {share.label}")
+        items = [InferItem(c.id, a.path, a.entry) for c, _, a in cells]
+        res = self.jobs.infer(cfg.model, items, share, Step(os.path.join(self.plan.run_dir, "infer"), cells[0][0].id))
+        ctx = self.context(res.grant.device, res.tvm_version)
+        for (cell, source, _), m in zip(cells, res.measured):
+            tune_units = None
+            if cell.tune is not None:
+                tune_units = read_json(tune_step(source.work_dir).result, TuneResult).grant.units
+            rows = [R.flatten(ctx, R.InferRow(cell.id, source.id, cell.tune.share.pct if cell.tune else None,
+                                              tune_units, share.pct, res.grant.units, res.grant.unit, i, ms))
+                    for i, ms in enumerate(m.latencies_ms)]
+            self.save(R.INFERENCE, rows, cell.id)
+            self.summary.ran.append(cell.id)
+            self.advance()
+
+    def pending(self) -> tuple[list[TuneCell], list[InferCell]]:
+        rerun = self.cfg.rerun
+        done_t = R.done_cells(self.out(R.TUNING))
+        done_i = R.done_cells(self.out(R.INFERENCE))
+        infer = [c for c in self.plan.infer if rerun or c.id not in done_i]
+        needed = {(c.tune or self.plan.untuned).id for c in infer}
+        tune = [c for c in self.plan.tune
+                if rerun or c.id not in done_t
+                or (c.id in needed and artifact(c.work_dir) is None and not self._has_run(c))]
+        # a model tuned again is a new model: measure it again at every share
+        again = {c.id for c in tune}
+        infer = [c for c in self.plan.infer if c in infer or (c.tune is not None and c.tune.id in again)]
+        return tune, infer
+
+    @staticmethod
+    def _has_run(cell: TuneCell) -> bool:
+        """Its database and result are there: the model can be compiled again from them."""
+        return has_database(cell.work_dir) and os.path.exists(tune_step(cell.work_dir).result)
+
+    def _tune_all(self, cells: list[TuneCell], arts: dict[str, Artifact]) -> None:
+        def one(cell):
+            art = self.tune(cell)
+            if art is not None:
+                arts[cell.id] = art
+            self.advance()
+
+        with ThreadPoolExecutor(max(1, self.cfg.parallel_tuning)) as pool:
+            futures = [pool.submit(one, c) for c in cells]
+            try:
+                for f in futures:
+                    f.result()
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)
+                kill_all()  # the other threads' jobs end, so the pool can close
+                raise
+
+    def _run(self) -> Summary:
+        tune, infer = self.pending()
+        done = {c.id for c in self.plan.tune if c not in tune} | {c.id for c in self.plan.infer if c not in infer}
+        self.summary.skipped = sorted(done)
+        self.total(len(tune) + len(infer))
+        arts: dict[str, Artifact] = {}
+        self._tune_all(tune, arts)
+        by_share: dict[Share, list] = {}
+        paused = set(self.summary.paused)
+        for cell in infer:
+            source = cell.tune or self.plan.untuned
+            if source.id in paused:
+                continue
+            art = arts.get(source.id) or artifact(source.work_dir)
+            if art is None:  # not compiled yet, or compiled on another machine
+                art = arts[source.id] = self.compile(source, tuned=cell.tune is not None)
+            by_share.setdefault(cell.share, []).append((cell, source, art))
+        for share, cells in by_share.items():
+            self.infer(share, cells)
+        return self.summary

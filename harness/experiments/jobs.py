@@ -1,0 +1,78 @@
+"""The jobs an experiment runs on shares of the sweep's device (each in a worker process), and
+the device itself: its SM count and MPS daemon(s) on cuda."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+from harness.cells import tasks_step
+from harness.config import ModelConf, SweepConf, TunerConf
+from harness.device.gpu import gpu_uuids, probe_total_sms
+from harness.device.mps import MPSDaemon, MPSDaemons, dir_for
+from harness.device.proc import run_job
+from harness.jobs import (Artifact, CompileJob, InferItem, InferJob, InferResult, Placement, Share, TaskInfo,
+                          TaskList, TasksJob, TuneJob, TuneResult)
+from harness.layout import Step, compile_step, finished, tune_step
+from harness.records import read_json
+
+
+class Jobs:
+    def __init__(self, cfg: SweepConf):
+        self.cfg = cfg
+        self.total_units: int | None = None  # cuda: SMs of the whole GPU
+        self.mps_dir = cfg.platform.mps_dir  # the daemon every job but a pool's servers talks to
+        self.gpu_uuids: list[str] | None = None  # set when each of several GPUs has its daemon
+        self.whole = Share(cfg.platform.name, 100.0)
+
+    def device(self, gpus: int = 1):
+        """On cuda: read the GPU's SM count, then hold a private MPS daemon for the sweep (one
+        per GPU, pinned by UUID, when the sweep places servers on several)."""
+        p = self.cfg.platform
+        if p.name != "cuda":
+            return contextlib.nullcontext()
+        self.total_units = probe_total_sms(p.device_id)
+        if gpus <= 1:
+            return MPSDaemon(self.mps_dir)
+        self.gpu_uuids = gpu_uuids()[:gpus]
+        self.mps_dir = dir_for(p.mps_dir, 0, gpus)  # every job but the servers: GPU 0
+        return MPSDaemons(p.mps_dir, self.gpu_uuids)
+
+    def place(self, share: Share) -> Placement:
+        p = self.cfg.platform
+        return Placement(p.name, share.pct, p.device_id, self.total_units)
+
+    def tune(self, model: ModelConf, tuner: TunerConf, work_dir: str, share: Share, deadline_s: float | None,
+             cores: list[int] | None = None, threads: int = 0, compile: bool = False) -> TuneResult:
+        """One tuning process (local runner on its share); a finished run is not redone, a paused
+        one continues from its database."""
+        prev = finished(work_dir, tuner.trials)
+        if prev is not None and (not compile or (prev.artifact and os.path.exists(prev.artifact.path))):
+            return prev
+        job = TuneJob(self.place(share), model, tuner, work_dir, builder_timeout_s=self.cfg.builder_timeout_s(),
+                      search_threads=threads, compile=compile, deadline_s=deadline_s)
+        return run_job("tune", job, tune_step(work_dir), share, self.mps_dir, cores)
+
+    def compile(self, model: ModelConf, work_dir: str, database_dirs: list[str],
+                share: Share | None = None) -> Artifact:
+        """Compile with the databases (merged when several; none: untuned)."""
+        share = share or self.whole
+        job = CompileJob(self.place(share), model, work_dir, database_dirs)
+        return run_job("compile", job, compile_step(work_dir), share, self.mps_dir)
+
+    def infer(self, model: ModelConf, items: list[InferItem], share: Share, step: Step) -> InferResult:
+        job = InferJob(self.place(share), model, items, self.cfg.infer, self.cfg.tuner.seed)
+        return run_job("infer", job, step, share, self.mps_dir)
+
+    def measure(self, model: ModelConf, cell_id: str, work_dir: str, database_dirs: list[str]) -> InferResult:
+        """Compile from the databases and measure on the whole device."""
+        art = self.compile(model, work_dir, database_dirs)
+        return self.infer(model, [InferItem(cell_id, art.path, art.entry)], self.whole, Step(work_dir, "infer"))
+
+    def tasks(self) -> list[TaskInfo]:
+        """The model's tuning tasks, listed once per run directory."""
+        step = tasks_step(self.cfg)
+        if os.path.exists(step.result):
+            return read_json(step.result, TaskList).tasks
+        job = TasksJob(self.place(self.whole), self.cfg.model)
+        return run_job("tasks", job, step, self.whole, self.mps_dir).tasks

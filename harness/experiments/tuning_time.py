@@ -1,0 +1,92 @@
+"""+exp=tuning_time: stock MetaSchedule against Slice-Tune, same model and trial budget.
+
+The baseline is one tuning process (local builder on every core, local runner on the whole
+device). Slice-Tune is a server pool (S servers per GPU, each on its share) and K clients, each
+tuning one shard of the tasks with its own builder workers (cores divided) through
+MetaSchedule's RPC runner. Each cell's model is then compiled from its database(s) and measured
+on the whole device, so quality is compared too.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from harness import results as R
+from harness.cells import Cell, GridPoint, grid, grid_cells
+from harness.device.gpu import visible_gpus
+from harness.experiments.comparison import Comparison, Segment, check_measured, median_std
+from harness.jobs import Share, TaskInfo, TuneResult
+from harness.layout import SERVERS
+from harness.slicetune.clients import ClientSetup, tune_sharded
+from harness.slicetune.servers import ServerPool
+
+log = logging.getLogger("harness")
+
+
+class TuningTime(Comparison):
+    def __init__(self, cfg, progress=None):
+        super().__init__(cfg, progress)
+        self.cells = grid_cells(cfg, [p for p in grid(cfg) if self._possible(p)])
+
+    def gpus_needed(self) -> int:
+        return max((p.gpus for p in self.cells.values()), default=1)
+
+    def _possible(self, p: GridPoint) -> bool:
+        have = 1 if self.cfg.platform.name == "cpu" else visible_gpus()
+        if p.gpus > have:
+            log.warning("skipping %s: it needs %d GPUs, %d visible", p.label, p.gpus, have)
+            return False
+        return True
+
+    def _run(self):
+        todo = self.pending(list(self.cells), R.TUNING_TIME)
+        self.total(len(todo))
+        slicetune = any(self.cells[c].mode == "slicetune" for c in todo)
+        if slicetune:
+            self.step(f"list the tuning tasks of {self.cfg.model.name}")
+        tasks = self.jobs.tasks() if slicetune else []
+        for cell in todo:
+            self.run_cell(cell, self.cells[cell], tasks)
+            self.advance()
+        return self.summary
+
+    def _tune(self, cell: Cell, p: GridPoint, tasks: list[TaskInfo], left: float | None):
+        """(each client's result, the database directories to compile from)"""
+        cfg = self.cfg
+        if p.mode == "baseline":
+            work = os.path.join(cell.work_dir, "tune")
+            return [self.jobs.tune(cfg.model, cell.tuner, work, self.jobs.whole, left)], [work]
+        shares = [Share(cfg.platform.name, p.server_share)] * (p.servers * p.gpus)
+        setup = ClientSetup(cfg.model, cell.tuner, cfg.platform.name, cfg.slicetune.split, cfg.builder_timeout_s(),
+                            self.jobs.mps_dir)
+        with ServerPool(shares, os.path.join(cell.work_dir, SERVERS), cfg.platform.mps_dir,
+                        devices=list(range(p.gpus)), gpu_uuids=self.jobs.gpu_uuids, wait=False) as pool:
+            res = tune_sharded(setup, tasks, pool, p.clients, cell.work_dir, deadline_s=left)
+        return res.clients, res.client_dirs
+
+    def run_cell(self, cell: Cell, p: GridPoint, tasks: list[TaskInfo]) -> None:
+        if self.out_of_time(cell.id):
+            return
+        self.step(f"tuning_time {self.cfg.model.name}: {p.label}")
+        with Segment(self, cell, R.TUNING_TIME) as seg:
+            clients, db_dirs = self._tune(cell, p, tasks, seg.left)
+        seg.done(all(r.complete for r in clients))
+        if seg.complete:
+            self._record(cell, p, clients, db_dirs, seg)
+
+    def _record(self, cell: Cell, p: GridPoint, clients: list[TuneResult], db_dirs: list[str], seg: Segment):
+        cfg, state = self.cfg, seg.state
+        valid = check_measured(p.label, clients, os.path.join(cell.work_dir, "*", "logs"))
+        inf = self.jobs.measure(cfg.model, cell.id, cell.work_dir, db_dirs)
+        med, std = median_std(inf.measured[0].latencies_ms)
+        trials = sum(r.trials_done for r in clients)
+        row = R.TuningTimeRow(
+            cell.id, str(p.mode), p.clients, p.servers, p.server_share, p.gpus, str(cfg.slicetune.split), trials,
+            valid, sum(len(r.tasks) for r in clients), state.wall_s, max(r.wall_s for r in clients),
+            trials / state.wall_s, state.segments, med, std, inf.grant.units)
+        self.save(R.TUNING_TIME, [R.flatten(self.context(inf.grant.device, inf.tvm_version, cell.tuner), row)],
+                  cell.id)
+        self.finish(cell, clients)
+        log.info("%s: %d trials in %.1f s (%.2f trials/s), %.3f ms", p.label, trials, state.wall_s,
+                 trials / state.wall_s, med)

@@ -1,0 +1,195 @@
+"""The typed records that cross the parent/worker boundary (as JSON, see harness.records): where
+a job runs (Share, Placement, Grant), the jobs a worker runs, and what each one returns. No TVM."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from harness.config import InferConf, ModelConf, Platform, TunerConf
+
+
+@dataclass(frozen=True)
+class Share:
+    """The slice of a device one process gets: cores on cpu, an MPS percentage on cuda."""
+
+    platform: Platform
+    pct: float  # in (0, 100]
+
+    @property
+    def label(self) -> str:
+        return f"{self.pct:g}%"
+
+
+@dataclass
+class Grant:
+    """What a process really got: `units` cores (cpu) or SMs (cuda) of `device`."""
+
+    units: int
+    unit: str
+    device: str
+
+
+@dataclass
+class Placement:
+    """Where a job runs: the platform, its share, and (cuda) the whole device's SM count."""
+
+    platform: Platform
+    pct: float = 100.0
+    device_id: int = 0
+    total_units: int | None = None  # cuda: SMs of the whole GPU, to check the grant
+
+
+@dataclass
+class TaskInfo:
+    name: str
+    flops: float
+    weight: int
+
+
+@dataclass
+class TasksJob:
+    """List a model's tuning tasks (in a worker: it needs the device's target)."""
+
+    place: Placement
+    model: ModelConf
+
+
+@dataclass
+class TaskList:
+    tasks: list[TaskInfo]
+
+
+@dataclass
+class RPCTarget:
+    """Measure on a server pool's RPC servers (harness.slicetune.servers) instead of locally."""
+
+    host: str
+    port: int
+    key: str
+    servers: int = 1  # runner workers: one session per server
+    session_timeout_s: float = 60.0
+
+
+@dataclass
+class TuneJob:
+    place: Placement
+    model: ModelConf
+    tuner: TunerConf
+    work_dir: str
+    builder_timeout_s: float  # resolved: tuner's, else the platform's
+    search_threads: int = 0  # cuda: search threads (0: all cores); cpu: the share's cores
+    tasks: list[str] | None = None  # tune only these tasks (a shard); None: all
+    rpc: RPCTarget | None = None  # None: measure with a local runner on this process's share
+    compile: bool = True  # also compile the model from the database into work_dir/model.so
+    deadline_s: float | None = None  # stop after this long (at a round's end); the next run continues
+
+
+@dataclass
+class CompileJob:
+    """Compile a model with the tuning databases in `database_dirs` (merged when several; none:
+    untuned, i.e. default schedules)."""
+
+    place: Placement
+    model: ModelConf
+    work_dir: str
+    database_dirs: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RoundRecord:
+    round: int
+    task: str
+    elapsed_s: float
+    trials_done: int
+    candidates: int
+    valid: int
+    round_best_ms: float | None
+    est_model_ms: float | None  # sum of weight x best-so-far over tasks; None until all measured
+
+
+@dataclass
+class Span:
+    """One phase of one round, in wall-clock (epoch) seconds, so clients line up."""
+
+    round: int
+    phase: str  # search | build | measure | database | cost_model
+    start: float
+    end: float
+
+
+@dataclass
+class Progress:
+    """A tuning run so far, over every segment (process) that worked on it."""
+
+    trials_done: int = 0
+    wall_s: float = 0.0
+    extract_s: float = 0.0
+    segments: int = 0
+    best_ms: dict[str, float] = field(default_factory=dict)  # task -> best measured so far
+    profile: dict[str, float] = field(default_factory=dict)
+    rounds: list[RoundRecord] = field(default_factory=list)
+    spans: list[Span] = field(default_factory=list)
+
+
+@dataclass
+class Artifact:
+    path: str
+    entry: str
+    compile_s: float
+
+
+@dataclass
+class TuneResult:
+    grant: Grant
+    tvm_version: str
+    target: str
+    tasks: list[TaskInfo]
+    extract_s: float
+    wall_s: float  # tuning proper, over all segments
+    trials_done: int
+    profile: dict[str, float] = field(default_factory=dict)  # profiler scope -> seconds
+    rounds: list[RoundRecord] = field(default_factory=list)
+    spans: list[Span] = field(default_factory=list)
+    artifact: Artifact | None = None
+    complete: bool = True  # False: stopped at its deadline, continues from its database
+    segments: int = 1
+
+
+@dataclass
+class InferItem:
+    cell_id: str
+    artifact: str  # model.so from the compile step
+    entry: str
+
+
+@dataclass
+class InferJob:
+    """Measure several compiled models in one process on one share (one TVM start-up)."""
+
+    place: Placement
+    model: ModelConf
+    items: list[InferItem]
+    infer: InferConf
+    seed: int = 0
+
+
+@dataclass
+class Measured:
+    cell_id: str
+    latencies_ms: list[float]  # one per repeat
+
+
+@dataclass
+class InferResult:
+    grant: Grant
+    tvm_version: str
+    measured: list[Measured]
+
+
+# worker kinds -> (job record, result record); the worker runs them (harness.worker)
+KINDS = {
+    "tasks": (TasksJob, TaskList),
+    "tune": (TuneJob, TuneResult),
+    "compile": (CompileJob, Artifact),
+    "infer": (InferJob, InferResult),
+}

@@ -1,0 +1,171 @@
+"""Tuning server pool: a TVM RPC tracker on loopback and RPC servers, each on its own share
+(harness.worker.rpc_server: TVM's server, serving sessions in-process rather than in forked children).
+
+    with ServerPool([Share("cuda", 50), Share("cuda", 50)], log_dir, mps_dir=...) as pool:
+        pool.tracker  # ("127.0.0.1", port) for MetaSchedule's RPCRunner
+        pool.keys     # the key each server registered under (names device and share)
+
+Servers are placed per GPU (`devices`), started on their share like every other process
+(harness.device.proc), waited for until registered, restarted when they die, and all stopped on exit.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+
+from harness.device.mps import dir_for
+from harness.device.proc import kill_group, spawn
+from harness.device.share import partition_cores
+from harness.jobs import Share
+from harness.slicetune import tracker
+
+
+class PoolError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    key: str
+    share: Share
+    device_id: int
+
+
+def server_key(share: Share, device_id: int) -> str:
+    return f"{share.platform}{device_id}-{share.pct:g}pct"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def plan_servers(shares: list[Share], devices: list[int]) -> list[ServerSpec]:
+    """Spread the shares over the devices round-robin (one GPU: all on it)."""
+    return [ServerSpec(server_key(s, devices[i % len(devices)]), s, devices[i % len(devices)])
+            for i, s in enumerate(shares)]
+
+
+class ServerPool:
+    def __init__(self, shares: list[Share], log_dir: str, mps_dir: str | None = None,
+                 devices: list[int] | None = None, host: str = "127.0.0.1", start_timeout_s: float = 120.0,
+                 gpu_uuids: list[str] | None = None, wait: bool = True):
+        if not shares:
+            raise PoolError("a server pool needs at least one share")
+        self.specs = plan_servers(shares, devices or [0])
+        self.log_dir, self.mps_dir, self.host = log_dir, mps_dir, host
+        self.gpu_uuids = gpu_uuids  # cuda, several GPUs: one MPS daemon each (harness.device.mps.dir_for)
+        self.start_timeout_s = start_timeout_s
+        self.wait = wait  # False: start() returns at once; call wait_registered() before use
+        self.ready = False
+        self.port = 0
+        self._tracker = None
+        self._servers: dict[int, object] = {}  # spec index -> Popen
+        # cpu: side by side servers get disjoint core sets (on cuda, MPS splits the SMs)
+        self._cores = partition_cores([s.share.pct for s in self.specs]) if shares[0].platform == "cpu" else None
+
+    @property
+    def tracker(self) -> tuple[str, int]:
+        return self.host, self.port
+
+    @property
+    def keys(self) -> list[str]:
+        return sorted({s.key for s in self.specs})
+
+    def _spawn_server(self, i: int) -> None:
+        spec = self.specs[i]
+        port = free_port(self.host)
+        argv = [sys.executable, "-m", "harness.worker.rpc_server", "--host", self.host, "--port", str(port),
+                "--port-end", str(port + 1), "--tracker", f"{self.host}:{self.port}", "--key", spec.key]
+        mps_dir, env = self.placement(spec)
+        log = os.path.join(self.log_dir, f"server{i}-{spec.key}.log")
+        cores = self._cores[i] if self._cores else None
+        self._servers[i] = spawn(argv, spec.share, log, mps_dir, cores=cores, extra_env=env)
+
+    def placement(self, spec: ServerSpec) -> tuple[str | None, dict[str, str] | None]:
+        """(MPS daemon root, extra environment) of a server: on cuda it sees only its GPU, by
+        UUID where several GPUs each have their daemon."""
+        if spec.share.platform != "cuda":
+            return self.mps_dir, None
+        if not self.gpu_uuids:
+            return self.mps_dir, {"CUDA_VISIBLE_DEVICES": str(spec.device_id)}
+        n = len(self.gpu_uuids)
+        return (dir_for(self.mps_dir, spec.device_id, n) if self.mps_dir else None,
+                {"CUDA_VISIBLE_DEVICES": self.gpu_uuids[spec.device_id]})
+
+    def start(self) -> ServerPool:
+        os.makedirs(self.log_dir, exist_ok=True)
+        self.port = free_port(self.host)
+        argv = [sys.executable, "-m", "tvm.exec.rpc_tracker", "--host", self.host, "--port", str(self.port),
+                "--port-end", str(self.port + 1)]
+        self._tracker = spawn(argv, None, os.path.join(self.log_dir, "tracker.log"))
+        for i in range(len(self.specs)):
+            self._spawn_server(i)
+        if self.wait:
+            self.wait_registered()
+        return self
+
+    def registered(self) -> dict[str, int]:
+        """Free servers per key, as the tracker sees them."""
+        try:
+            queue = tracker.summary(self.host, self.port).get("queue_info", {})
+        except OSError:
+            return {}
+        return {k: int(v.get("free", 0)) for k, v in queue.items()}
+
+    def wait_registered(self) -> None:
+        want = Counter(s.key for s in self.specs)
+        deadline = time.time() + self.start_timeout_s
+        while True:
+            have = self.registered()
+            if all(have.get(k, 0) >= n for k, n in want.items()):
+                self.ready = True
+                return
+            dead = self.dead()
+            if self._tracker.poll() is not None:
+                raise PoolError(f"the RPC tracker exited; see {self.log_dir}/tracker.log")
+            if dead or time.time() > deadline:
+                why = f"server(s) {dead} exited" if dead else f"not all registered within {self.start_timeout_s:g} s"
+                raise PoolError(f"server pool did not come up: {why}; want {dict(want)}, tracker has {have}; "
+                                f"logs in {self.log_dir}")
+            time.sleep(0.3)
+
+    def dead(self) -> list[int]:
+        return [i for i, p in self._servers.items() if p.poll() is not None]
+
+    def restart_dead(self) -> list[int]:
+        """Start again every server that exited; returns their indices."""
+        dead = self.dead()
+        for i in dead:
+            kill_group(self._servers[i])
+            self._spawn_server(i)
+        if dead:
+            self.wait_registered()
+        return dead
+
+    def pids(self) -> list[int]:
+        procs = [*self._servers.values(), *([self._tracker] if self._tracker else [])]
+        return [p.pid for p in procs]
+
+    def stop(self) -> None:
+        """Servers first (they are MPS clients), then the tracker."""
+        for p in self._servers.values():
+            kill_group(p)
+        if self._tracker is not None:
+            kill_group(self._tracker)
+
+    def __enter__(self) -> ServerPool:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -1,0 +1,36 @@
+"""Entry point of every child process: `python -m harness.worker KIND JOB.json RESULT.json`.
+
+The parent (harness.device.proc) has already placed this process on its share (affinity, MPS
+environment); the worker runs one job of harness.jobs.KINDS and writes its typed result
+atomically.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+from harness.jobs import KINDS
+from harness.records import read_json, write_json
+from harness.worker import compile as compile_step
+from harness.worker import infer, tasks, tune
+
+RUNS = {"tasks": tasks.run, "tune": tune.run, "compile": compile_step.run, "infer": infer.run}
+
+
+def _die_with_group(signum, frame):  # noqa: ARG001
+    # this process leads its own process group: take MetaSchedule's pool workers with it
+    os.killpg(0, signal.SIGKILL)
+
+
+def main(argv: list[str]) -> int:
+    kind, job_path, result_path = argv
+    signal.signal(signal.SIGTERM, _die_with_group)
+    signal.signal(signal.SIGINT, _die_with_group)
+    write_json(result_path, RUNS[kind](read_json(job_path, KINDS[kind][0])))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,57 @@
+"""Builders: MetaSchedule's LocalBuilder, or one whose warm worker pool lives as long as the run.
+
+Stock LocalBuilder starts a new worker pool every round, and each fresh worker pays ~15 s
+importing `tvm.s_tir.tensor_intrin` (TVMScript parsing) before its first build.
+"""
+
+from __future__ import annotations
+
+from tvm.ir.utils import derived_object
+from tvm.s_tir.meta_schedule.builder import BuilderResult, LocalBuilder, PyBuilder
+from tvm.s_tir.meta_schedule.builder.local_builder import _serialize_params, _worker_func
+from tvm.support.popen_pool import PopenPoolExecutor, StatusKind
+
+
+def _warm_worker() -> None:
+    # the default build function imports this on first use
+    import tvm.s_tir.tensor_intrin  # noqa: F401
+
+
+def _noop() -> None:
+    pass
+
+
+@derived_object
+class PersistentBuilder(PyBuilder):
+    """LocalBuilder whose warm worker pool lives as long as the tuning run."""
+
+    def __init__(self, workers: int, timeout_s: float):
+        super().__init__()
+        self.timeout_s = timeout_s
+        self.pool = PopenPoolExecutor(max_workers=workers, timeout=timeout_s, initializer=_warm_worker)
+        for _ in range(workers):  # start every worker now: they warm up while the tasks are extracted
+            self.pool.submit(_noop)
+
+    def build(self, build_inputs):
+        args = [(None, None, b.mod, b.target, _serialize_params(b.params)) for b in build_inputs]
+        out = []
+        for r in self.pool.map_with_error_catching(lambda a: _worker_func(*a), args):
+            if r.status == StatusKind.COMPLETE:
+                out.append(BuilderResult(r.value, None))
+            elif r.status == StatusKind.TIMEOUT:
+                out.append(BuilderResult(None, f"PersistentBuilder: timeout after {self.timeout_s} s"))
+            else:
+                out.append(BuilderResult(None, f"PersistentBuilder: {r.value}"))
+        return out
+
+    def shutdown(self):
+        self.pool.shutdown()
+
+
+def create(kind: str, workers: int, timeout_s: float):
+    """`local`: stock LocalBuilder; `persistent`: PersistentBuilder."""
+    if kind == "local":
+        return LocalBuilder(max_workers=workers, timeout_sec=timeout_s)
+    if kind == "persistent":
+        return PersistentBuilder(workers, timeout_s)
+    raise ValueError(f"builder={kind!r} is not allowed; choose one of: local, persistent")

@@ -1,0 +1,89 @@
+"""The recorder of a tuning run: what each round measured, where its time went, and when the
+run's deadline stops it."""
+
+from __future__ import annotations
+
+import time
+
+from tvm_ffi import structural_hash
+
+from harness.jobs import Progress, RoundRecord, Span
+from harness.records import write_json
+
+
+class OutOfTime(Exception):
+    pass
+
+
+class Recorder:
+    """Per round: a RoundRecord, the spans of its phases and the progress file; stops the run
+    at its deadline. Spans come from the probes around the builder and runner and from measure
+    callbacks placed around MetaSchedule's default ones. While the scheduler warms up it
+    sends a task to the runner and searches the next before collecting the first, so a round's
+    marks are keyed by its candidates, not by order."""
+
+    def __init__(self, names: list[str], weights: list[float], progress: Progress, path: str,
+                 deadline_s: float | None):
+        self.names, self.weights, self.p, self.path = names, weights, progress, path
+        self.deadline = None if deadline_s is None else time.perf_counter() + deadline_s
+        self.t0, self.wall0 = time.perf_counter(), progress.wall_s
+        self.open: dict[int, dict[str, float]] = {}  # round key -> marks
+        self.by_artifact: dict[str, int] = {}
+        self.cur: dict[str, float] = {}  # marks of the round whose callbacks are running
+        self.idle_since = time.time()  # the scheduler's thread: end of its last step
+        self.out_of_time = False
+
+    @staticmethod
+    def _key(mod) -> int:
+        return int(structural_hash(mod))
+
+    def built(self, inputs, results, start: float) -> None:
+        key = self._key(inputs[0].mod) if inputs else 0
+        self.open[key] = {"search": self.idle_since, "build": start, "build_end": time.time()}
+        self.by_artifact.update({r.artifact_path: key for r in results if r.artifact_path})
+        self.idle_since = time.time()
+
+    def sent(self, inputs, start: float) -> None:
+        key = self.by_artifact.get(inputs[0].artifact_path) if inputs else None
+        if key in self.open:
+            self.open[key]["measure"] = start
+        self.idle_since = time.time()
+
+    def reached(self, point: str, task_id: int, candidates, runner_results) -> None:
+        """A measure callback's mark (harness.worker.metaschedule.callbacks)."""
+        if point == "joined":
+            self.joined(candidates)
+        elif point == "end":
+            self.end_round(task_id, len(candidates), runner_results)
+        else:
+            self.cur[point] = time.time()
+
+    def joined(self, candidates) -> None:
+        now = time.time()
+        self.cur = self.open.pop(self._key(candidates[0].sch.mod), {}) if candidates else {}
+        self.cur["joined"] = now
+
+    def end_round(self, task_id: int, candidates: int, runner_results) -> None:
+        p, m, now = self.p, self.cur, time.time()
+        ms = [1e3 * sum(float(s) for s in r.run_secs) / len(r.run_secs)
+              for r in runner_results if r.error_msg is None and r.run_secs]
+        name = self.names[task_id]
+        p.trials_done += candidates
+        if ms:
+            p.best_ms[name] = min(min(ms), p.best_ms.get(name, float("inf")))
+        est = None
+        if all(n in p.best_ms for n in self.names):
+            est = sum(w * p.best_ms[n] for n, w in zip(self.names, self.weights))
+        i = len(p.rounds)
+        p.wall_s = self.wall0 + time.perf_counter() - self.t0
+        p.rounds.append(RoundRecord(
+            round=i, task=name, elapsed_s=p.wall_s, trials_done=p.trials_done, candidates=candidates,
+            valid=len(ms), round_best_ms=min(ms) if ms else None, est_model_ms=est))
+        edges = [("search", "search", "build"), ("build", "build", "build_end"), ("measure", "measure", "joined"),
+                 ("database", "joined", "cm_start"), ("cost_model", "cm_start", None)]
+        p.spans += [Span(i, ph, m[a], m[b] if b else now) for ph, a, b in edges if a in m and (b is None or b in m)]
+        self.cur, self.idle_since = {}, now
+        write_json(self.path, p)
+        if self.deadline is not None and time.perf_counter() > self.deadline:
+            self.out_of_time = True
+            raise OutOfTime("tuning deadline reached")  # arrives as a RuntimeError through TVM

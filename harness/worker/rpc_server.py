@@ -1,0 +1,98 @@
+"""A TVM RPC server that serves each session in the server's own process.
+
+TVM's server forks a child for every session. On the H200 under MPS every such child failed at
+its first CUDA call (`cudaErrorInitializationError`: CUDA cannot be used in a child forked after
+its parent initialised it), so every RPCRunner measurement failed; `--no-fork` spawns instead,
+paying a TVM import (~10 s there) per measured candidate. Serving in-process keeps one CUDA
+context for the server's life; a server served its sessions one at a time anyway.
+
+    python -m harness.worker.rpc_server --host H --port P --port-end E --tracker H:P --key K
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import socket
+import sys
+import time
+import types
+
+
+class _Fd:
+    def __init__(self, fd: int):
+        self.fd = fd
+
+    def fileno(self) -> int:
+        return self.fd
+
+
+class InProcess:
+    """Stands in for multiprocessing.Process in tvm.rpc.server: runs the session at start()."""
+
+    def __init__(self, target, args=()):
+        self.target, self.args = target, args
+        self.exitcode: int | None = None
+        self.pid = os.getpid()
+
+    def start(self) -> None:
+        args = list(self.args)
+        if args and hasattr(args[0], "fileno"):
+            # the session loop closes the socket it is given, and the server closes its own
+            # after the session (a forked child had a copy): give the loop a copy
+            args[0] = _Fd(os.dup(args[0].fileno()))
+        try:
+            self.target(*args)
+        except Exception:  # noqa: BLE001 - the client got the error through the session; keep serving
+            logging.getLogger("RPCServer").exception("RPC session failed")
+        self.exitcode = 0
+
+    def join(self, timeout=None) -> None:  # noqa: ARG002 - the session already ran
+        return None
+
+    def is_alive(self) -> bool:
+        return False
+
+
+def serve_in_process() -> None:
+    """server_init_callback: runs in the server's worker before it listens."""
+    import tvm.rpc.server as server
+
+    server.multiprocessing = types.SimpleNamespace(Process=InProcess, set_start_method=lambda *a, **k: None)
+
+
+def wait_for_port(host: str, port: int, timeout_s: float = 120.0) -> None:
+    """Until the tracker listens: TVM's server retries only every 5 s."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            socket.create_connection((host, port), timeout=1.0).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m harness.worker.rpc_server", description=__doc__.splitlines()[0])
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=9090)
+    ap.add_argument("--port-end", type=int, default=9199)
+    ap.add_argument("--tracker", required=True, help="host:port of the RPC tracker")
+    ap.add_argument("--key", required=True, help="the key the server registers under")
+    args = ap.parse_args(argv)
+    from tvm import rpc
+
+    host, port = args.tracker.rsplit(":", 1)
+    wait_for_port(host, int(port))
+    server = rpc.Server(args.host, args.port, args.port_end, key=args.key, tracker_addr=(host, int(port)),
+                        server_init_callback=serve_in_process)
+    server.proc.join()
+    return 0
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO)
+    sys.exit(main())

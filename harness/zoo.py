@@ -1,0 +1,28 @@
+"""The model zoo's table: names, input kinds and defaults (no TVM; the networks themselves are
+built in harness.worker.models)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    kind: str  # image | sequence | vector | onnx
+    default_size: int  # image side, sequence length or feature count
+    about: str
+
+
+ZOO: dict[str, ZooEntry] = {
+    "tiny_mlp": ZooEntry("vector", 64, "2 dense layers; for tests"),
+    "tiny_cnn": ZooEntry("image", 32, "2 convolutions + classifier; for tests and quick runs"),
+    "resnet18": ZooEntry("image", 224, "ResNet-18, basic blocks"),
+    "resnet50": ZooEntry("image", 224, "ResNet-50, bottleneck blocks"),
+    "mobilenet_v2": ZooEntry("image", 224, "MobileNetV2, inverted residuals, depthwise convs"),
+    "vgg16": ZooEntry("image", 224, "VGG-16"),
+    "bert_base": ZooEntry("sequence", 128, "BERT-base encoder, 12 layers, hidden 768"),
+    "onnx": ZooEntry("onnx", 0, "a user's ONNX file (model.path=...); needs the onnx extra"),
+}
+
+# models a sweep can name without a file
+BUILTIN = tuple(name for name, e in ZOO.items() if e.kind != "onnx")

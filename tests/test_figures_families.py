@@ -1,0 +1,143 @@
+"""Each figure family from a small synthetic results tree in the harness's schema; the family
+is chosen by the rows' exp column (synthetic test data, not results)."""
+
+import dataclasses
+import os
+
+import pandas as pd
+import pytest
+from PIL import Image
+
+from analysis.figures import make_all
+from analysis.load import last_runs
+from harness.results import (
+    THROUGHPUT,
+    TUNING,
+    TUNING_TIME,
+    Context,
+    ThroughputRow,
+    TuneRow,
+    TuningTimeRow,
+)
+
+COMPARISON_PX, SCALING_PX = 1200, 800  # widths at 100 dpi: three panels vs two
+
+
+def context(exp: str, model: str = "tiny_cnn", **kw) -> dict:
+    ctx = Context(exp=exp, platform="cpu", device="Test CPU", model=model, batch=1, trials=32,
+                  trials_per_round=16, builder="persistent", cost_model="xgb", search="evolutionary",
+                  population=64, tuner_fp="fp0", tvm_version="0", git_commit="0", timestamp="0")
+    return {**dataclasses.asdict(ctx), **kw}
+
+
+def write_rows(d, name: str, rows: list[dict]) -> None:
+    d.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(d / name, index=False)
+
+
+def write_timeline(d, cell: str, clients: int = 2) -> None:
+    """Samples (with GPU columns and the epoch clock) and phase spans of one run."""
+    (d / "timelines").mkdir(parents=True, exist_ok=True)
+    t = [float(i) for i in range(1, 21)]
+    pd.DataFrame({"t_s": t, "cpu_util_pct": [50.0] * 20, "gpu_util_pct": [30.0] * 20, "gpu_mem_mib": [600.0] * 20,
+                  "sm_clock_mhz": [1500.0] * 20, "gpu_procs": [clients] * 20, "epoch": [1000 + s for s in t]}
+                 ).to_csv(d / "timelines" / f"{cell}.csv.gz", index=False)
+    spans = [{"client": c, "round": r, "phase": phase, "start": 1001 + 6 * r + i, "end": 1002 + 6 * r + i + 2 * c}
+             for c in range(clients) for r in range(2) for i, phase in enumerate(["search", "build", "measure"])]
+    pd.DataFrame(spans).to_csv(d / "timelines" / f"{cell}.spans.csv.gz", index=False)
+
+
+def config_row(exp: str, cell: str, mode: str, builder: str, wall_s: float, clients: int = 1, **ctx) -> dict:
+    row = TuningTimeRow(cell_id=cell, mode=mode, clients=clients, servers=0 if mode == "baseline" else 2,
+                        server_share=100.0 if mode == "baseline" else 50.0, gpus=1, split="lpt", trials_done=32,
+                        valid_trials=32, n_tasks=3, wall_s=wall_s, tune_s=0.9 * wall_s, trials_per_s=32 / wall_s,
+                        segments=1, final_latency_ms=1.0 + wall_s / 1000, latency_std_ms=0.01, infer_units=2)
+    return {**context(exp, builder=builder, **ctx), **dataclasses.asdict(row)}
+
+
+def write_configs(d, exp: str, baseline: bool = True) -> list[str]:
+    """tuning_time.csv rows (stock baseline, persistent baseline, two Slice-Tune configurations)
+    and the timelines of every run; returns the cells."""
+    rows = [config_row(exp, "c-k2-persistent", "slicetune", "persistent", 60.0, clients=2),
+            config_row(exp, "c-k4-persistent", "slicetune", "persistent", 40.0, clients=4)]
+    if baseline:
+        rows += [config_row(exp, "c-baseline-local", "baseline", "local", 160.0),
+                 config_row(exp, "c-baseline-persistent", "baseline", "persistent", 90.0)]
+    write_rows(d, TUNING_TIME, rows)
+    for r in rows:
+        write_timeline(d, r["cell_id"], r["clients"])
+    return [r["cell_id"] for r in rows]
+
+
+def figures(root) -> dict[str, int]:
+    """make_all's PNGs: file name -> width in pixels."""
+    out = {}
+    for p in make_all(str(root)):
+        assert os.path.getsize(p) > 3000
+        with Image.open(p) as im:
+            out[os.path.basename(p)] = im.size[0]
+    return out
+
+
+def test_tuning_time_comparison_and_its_timelines(tmp_path):
+    write_configs(tmp_path / "cpu" / "tuning_time", "tuning_time")
+    figs = figures(tmp_path)
+    assert sorted(figs) == ["tuning_time_tiny_cnn_b1.png", "tuning_time_tiny_cnn_b1_timelines.png"]
+    assert figs["tuning_time_tiny_cnn_b1.png"] == COMPARISON_PX
+
+
+def test_scaling_is_picked_by_the_exp_column_not_by_a_baseline_row(tmp_path):
+    write_configs(tmp_path / "cpu" / "tuning_time", "scaling", baseline=True)
+    figs = figures(tmp_path)
+    assert sorted(figs) == ["scaling_tiny_cnn_b1.png", "scaling_tiny_cnn_b1_timelines.png"]
+    assert figs["scaling_tiny_cnn_b1.png"] == SCALING_PX
+
+
+@pytest.mark.parametrize("baseline, width", [(True, COMPARISON_PX), (False, SCALING_PX)])
+def test_rows_without_exp_column_fall_back_to_the_baseline_rule(tmp_path, baseline, width):
+    d = tmp_path / "cpu" / "sweep"
+    write_configs(d, "unused", baseline=baseline)
+    pd.read_csv(d / TUNING_TIME).drop(columns="exp").to_csv(d / TUNING_TIME, index=False)
+    figs = figures(tmp_path)
+    assert sorted(figs) == ["sweep_tiny_cnn_b1.png", "sweep_tiny_cnn_b1_timelines.png"]
+    assert figs["sweep_tiny_cnn_b1.png"] == width
+
+
+def test_throughput(tmp_path):
+    rows = []
+    for mode, share, wall in [("baseline", 100.0, 100.0), ("slicetune", 50.0, 30.0)]:
+        for model in ("tiny_mlp", "tiny_cnn"):
+            row = ThroughputRow(cell_id=f"set-{mode}", mode=mode, jobs=2, models="tiny_mlp+tiny_cnn", job_share=share,
+                                trials_done=32, job_tune_s=wall / 2, wall_s=wall, trials_per_s=64 / wall, segments=1,
+                                final_latency_ms=0.5)
+            rows.append({**context("throughput", model), **dataclasses.asdict(row)})
+    write_rows(tmp_path / "cpu" / "throughput", THROUGHPUT, rows)
+    assert list(figures(tmp_path)) == ["throughput_tiny_mlp_tiny_cnn.png"]
+
+
+def write_tuning(d, shares_with_timeline: dict[str, dict[float, bool]], exp: str = "interdependency") -> None:
+    """tuning.csv rows per model and share, with a timeline (spans included) where asked."""
+    rows = []
+    for model, shares in shares_with_timeline.items():
+        for share, timeline in shares.items():
+            cell = f"{model}-b1-fp0-tune{share:g}"
+            row = TuneRow(cell_id=cell, tune_share=share, tune_units=1, unit="cores", trials_done=32, n_tasks=3,
+                          extract_s=0.1, wall_s=30.0, compile_s=0.5, final_est_ms=1.0)
+            rows.append({**context(exp, model), **dataclasses.asdict(row)})
+            if timeline:
+                write_timeline(d, cell)
+    write_rows(d, TUNING, rows)
+
+
+def test_single_run_timeline_per_model_at_the_largest_share_with_samples(tmp_path):
+    d = tmp_path / "cpu" / "interdependency"
+    write_tuning(d, {"tiny_cnn": {50.0: True, 75.0: True, 100.0: False}, "tiny_mlp": {100.0: True, 25.0: True}})
+    assert last_runs(str(d), pd.read_csv(d / TUNING)) == ["tiny_cnn-b1-fp0-tune75", "tiny_mlp-b1-fp0-tune100"]
+    assert sorted(figures(tmp_path)) == ["interdependency_timeline_tiny_cnn-b1-fp0-tune75.png",
+                                         "interdependency_timeline_tiny_mlp-b1-fp0-tune100.png"]
+
+
+def test_an_exp_without_a_family_of_its_own_is_drawn_by_its_files(tmp_path):
+    d = tmp_path / "cpu" / "smoke"
+    write_tuning(d, {"tiny_mlp": {100.0: True}}, exp="smoke")
+    assert list(figures(tmp_path)) == ["smoke_timeline_tiny_mlp-b1-fp0-tune100.png"]
