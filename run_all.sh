@@ -8,19 +8,21 @@ usage() {
 usage: ./run_all.sh [--full] [--platform auto|cpu|cuda] [--only EXP] [--resume] [--figures-only] [-- HYDRA_OVERRIDES...]
 
 Creates (or reuses) .venv, installs slicetune, detects the platform (an NVIDIA GPU with CUDA MPS
--> cuda, else cpu), runs each experiment's profile and regenerates the figures from the result
-files into results/<platform>/figures/. The quick profile measures again on this machine,
-replacing the rows of the same cells (the committed ones included); --full resumes: completed
-cells are skipped.
+-> cuda, else cpu), runs each experiment's profile and draws the figures from the result files.
+The quick profile measures on this machine into results/local/<platform>/ (not committed; its
+figures in results/local/<platform>/figures/), apart from the committed reference results in
+results/<platform>/; it measures again on every run unless --resume. --full writes the
+reference results and resumes: completed cells are skipped. One experiment failing (or one of
+its cells) does not stop the others: every experiment runs, every figure its rows allow is
+drawn, and the failures are listed at the end (exit status 1).
 
 profiles (expected run time):
   quick (default)  interdependency of tiny_cnn, tuned at 50% and 100% of the device, each model
-                   inferred at both shares + the untuned reference (about 5 minutes on 2 CPU
-                   cores, plus about 1 minute to install on a fresh machine); then tuning_time
-                   (tiny_cnn, 64 trials: stock and persistent-builder baselines, Slice-Tune with
-                   K=2 clients and S=1 or 2 servers, both builders) and throughput (tiny_mlp and
-                   tiny_cnn, 32 trials each, one after another vs at once) and scaling (the GPUs
-                   present; on cpu one point): about 12 minutes more
+                   inferred at both shares + the untuned reference; tuning_time (tiny_cnn, 64
+                   trials: stock and persistent-builder baselines against K=2 clients on S=2
+                   servers, both builders); throughput (tiny_mlp and tiny_cnn, 32 trials each,
+                   one after another vs at once); scaling (the GPUs present; on cpu one point).
+                   All of it in under 20 minutes on 2 CPU cores (see README for measured times)
   --full           the paper's matrix: resnet50 and mobilenet_v2, 5 tune x 5 inference shares,
                    2000 trials per tuning run: days on 2 CPU cores; on an H200 host a round of
                    16 resnet50 candidates took ~13 s, i.e. ~30 min per tuning run and ~5 hours
@@ -29,8 +31,8 @@ profiles (expected run time):
 options:
   --platform P     force cpu or cuda (default: auto)
   --only EXP       run one experiment: interdependency, tuning_time, throughput or scaling
-  --resume         quick profile: keep completed cells instead of measuring them again
-  --figures-only   only regenerate figures from existing result files
+  --resume         quick profile: keep this machine's completed cells instead of measuring them again
+  --figures-only   only regenerate the figures of every result file under results/
   -h, --help       this text
 environment:
   SLICETUNE_PYTHON=python3   use this interpreter as is (no .venv, no install): e.g. on a GPU
@@ -76,26 +78,30 @@ if [ "$PLATFORM" = auto ]; then
 fi
 echo "run_all.sh: platform=$PLATFORM profile=$PROFILE"
 
+FAILED=()
+sweep() {  # one experiment; a failure is noted and the next one runs
+  echo "run_all.sh: $*"
+  $PY -m harness.sweep "$@" || FAILED+=("$1 (exit $?)")
+}
+OUT=results
 if [ "$FIGURES_ONLY" = 0 ]; then
   if [ "$PROFILE" = quick ]; then
+    OUT=results/local
     again=(); [ "$RESUME" = 1 ] || again=(rerun=true)
-    if want interdependency; then
-      $PY -m harness.sweep +exp=interdependency platform=$PLATFORM "${again[@]}" "${EXTRA[@]}"
-    fi
-    if want tuning_time; then
-      $PY -m harness.sweep +exp=quick_tuning_time platform=$PLATFORM "${again[@]}" "${EXTRA[@]}"
-    fi
-    if want throughput; then
-      $PY -m harness.sweep +exp=quick_throughput platform=$PLATFORM "${again[@]}" "${EXTRA[@]}"
-    fi
-    if want scaling; then  # GPU counts beyond those present are skipped
-      $PY -m harness.sweep +exp=quick_scaling platform=$PLATFORM "${again[@]}" "${EXTRA[@]}"
-    fi
+    for exp in interdependency tuning_time throughput scaling; do
+      name=$exp; [ $exp = interdependency ] || name=quick_$exp
+      if want $exp; then sweep +exp=$name platform=$PLATFORM results_dir=$OUT "${again[@]}" "${EXTRA[@]}"; fi
+    done
   else
     for model in resnet50 mobilenet_v2; do
-      $PY -m harness.sweep +exp=interdependency_full platform=$PLATFORM model=$model "${EXTRA[@]}"
+      sweep +exp=interdependency_full platform=$PLATFORM model=$model "${EXTRA[@]}"
     done
   fi
+  OUT=$OUT/$PLATFORM
 fi
-echo "run_all.sh: figures:"
-$PY -m analysis "results/$PLATFORM"
+echo "run_all.sh: figures from $OUT:"
+$PY -m analysis "$OUT" || FAILED+=("figures (exit $?)")
+if [ ${#FAILED[@]} -gt 0 ]; then
+  echo "run_all.sh: failed: ${FAILED[*]}; see the cells and logs listed above (failures.csv in each results directory)" >&2
+  exit 1
+fi

@@ -3,52 +3,92 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.colors import LogNorm
 
-from analysis.load import Experiment, variants
+from analysis.load import Experiment, split, variants
+from analysis.provenance import caption, commit_note, depth, machine, span, tag, with_tasks
 from analysis.style import share_label
 from analysis.timelines import run_timelines
-from harness.results import INFERENCE, PHASES, ROUNDS
+from harness.results import INFERENCE, PHASES, ROUNDS, TUNING
 
 PHASE_ORDER = ["search", "build", "measure", "cost_model", "other"]
 
 
-def interdependency_matrix(inf: pd.DataFrame) -> pd.DataFrame:
-    """Median latency per (tune share, infer share), normalised to the best tuned model at each
-    inference share. Rows: tune share (and 'untuned'), columns: inference share."""
-    med = inf.groupby(["tune_share", "infer_share"], dropna=False)["latency_ms"].median().reset_index()
-    tuned = med[med["tune_share"].notna()]
-    best = tuned.groupby("infer_share")["latency_ms"].min()
-    med["ratio"] = med["latency_ms"] / med["infer_share"].map(best)
-    med["tuned_at"] = med["tune_share"].map(share_label)
+def cell_stats(inf: pd.DataFrame) -> pd.DataFrame:
+    """Per (tune share, infer share): the median latency, its ratio to the best tuned model at
+    that inference share, the repeats and their IQR relative to the median."""
+    by = inf.groupby(["tune_share", "infer_share"], dropna=False)["latency_ms"]
+    st = by.agg(latency_ms="median", n="size", q1=lambda v: v.quantile(0.25), q3=lambda v: v.quantile(0.75)).reset_index()
+    best = st[st["tune_share"].notna()].groupby("infer_share")["latency_ms"].min()
+    st["ratio"] = st["latency_ms"] / st["infer_share"].map(best)
+    st["iqr"] = (st["q3"] - st["q1"]) / st["latency_ms"]
+    return st
+
+
+def grid(st: pd.DataFrame, col: str) -> pd.DataFrame:
+    """One column of cell_stats as a matrix. Rows: tune share (and 'untuned'), columns: inference share."""
+    tuned = st[st["tune_share"].notna()]
     order = [share_label(s) for s in sorted(tuned["tune_share"].unique())]
-    if med["tune_share"].isna().any():
+    if st["tune_share"].isna().any():
         order.append("untuned")
-    mat = med.pivot(index="tuned_at", columns="infer_share", values="ratio").reindex(order)
+    mat = st.assign(tuned_at=st["tune_share"].map(share_label)).pivot(index="tuned_at", columns="infer_share", values=col)
+    mat = mat.reindex(order)
     mat.columns = [f"{c:g}%" for c in mat.columns]
     return mat
 
 
+def interdependency_matrix(inf: pd.DataFrame) -> pd.DataFrame:
+    """Median latency per (tune share, infer share), normalised to the best tuned model at each
+    inference share."""
+    return grid(cell_stats(inf), "ratio")
+
+
+def cell_text(ratio: float, iqr: float, n: float) -> str:
+    """A cell's ratio, and under it the spread of its repeats (where it has several)."""
+    if pd.isna(ratio) or n < 2:
+        return "" if pd.isna(ratio) else f"{ratio:.2f}"
+    pct = 100 * iqr  # one significant digit below 1%
+    return f"{ratio:.2f}\nIQR {pct:.1g}%" if pct < 1 else f"{ratio:.2f}\nIQR {pct:.0f}%"
+
+
+def colour_ticks(cbar, lo: float, hi: float) -> None:
+    """Plain numbers on the log colour scale, at least an eighth of its range apart."""
+    gap, ticks = np.log(hi / lo) / 8, []
+    for t in (1, 1.1, 1.25, 1.5, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000):
+        if lo <= t <= hi and (not ticks or np.log(t / ticks[-1]) >= gap):
+            ticks.append(t)
+    cbar.set_ticks(ticks, labels=[f"{t:g}" for t in ticks])
+    cbar.minorticks_off()
+
+
 def heatmap(inf: pd.DataFrame, title: str):
-    mat = interdependency_matrix(inf)
-    # colour the tuned rows' range; an untuned row far above it saturates but keeps its number
-    tuned = mat.drop(index="untuned", errors="ignore")
-    vmax = max(1.05, float(tuned.max().max()))
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * mat.shape[1] + 2.2), 0.55 * mat.shape[0] + 1.6))
-    sns.heatmap(mat, annot=True, fmt=".2f", cmap="rocket_r", vmin=1.0, vmax=vmax, cbar_kws={"label": "latency / best at that share"}, ax=ax)
+    """Ratio to the best tuned model per cell, on a log colour scale from 1 to the largest ratio
+    (the untuned row's included), each cell annotated with the IQR of its repeats."""
+    st = cell_stats(inf)
+    mat, iqr, n = grid(st, "ratio"), grid(st, "iqr"), grid(st, "n")
+    text = [[cell_text(r, q, k) for r, q, k in zip(*rows)] for rows in zip(mat.values, iqr.values, n.values)]
+    lo, hi = min(1.0, float(mat.min().min())), max(1.05, float(mat.max().max()))
+    height = 0.7 * mat.shape[0] + 1.5 + 0.15 * title.count("\n")
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * mat.shape[1] + 2.2), height))
+    sns.heatmap(mat, annot=text, fmt="", annot_kws={"fontsize": 8}, cmap="rocket_r", norm=LogNorm(lo, hi),
+                cbar_kws={"label": "latency / best at that share (log scale)"}, ax=ax)
+    colour_ticks(ax.collections[0].colorbar, lo, hi)
     ax.set_xlabel("inference share")
     ax.set_ylabel("tuned at")
-    ax.set_title(title, fontsize=9)
+    ax.set_title(title, fontsize=8)
     fig.tight_layout()
     return fig
 
 
 def phase_table(phases: pd.DataFrame) -> pd.DataFrame:
     """Seconds per phase for each tuning run; 'other' includes time no profiler scope covers."""
-    keys = ["model", "tune_share", "cell_id"]
-    total = phases[phases["phase"] == "total"].groupby(keys)["seconds"].sum()
-    parts = phases[phases["phase"] != "total"].groupby(keys + ["phase"])["seconds"].sum().unstack(fill_value=0.0)
+    keys = ["model", "tune_share", "cell_id"] + ["git_commit"] * ("git_commit" in phases)
+    total = phases[phases["phase"] == "total"].groupby(keys, dropna=False)["seconds"].sum()
+    parts = phases[phases["phase"] != "total"].groupby(keys + ["phase"], dropna=False)["seconds"].sum()
+    parts = parts.unstack(fill_value=0.0)
     parts = parts.reindex(columns=PHASE_ORDER, fill_value=0.0)
     parts["other"] += (total - parts.sum(axis=1)).clip(lower=0)
     return parts.reset_index()
@@ -57,9 +97,9 @@ def phase_table(phases: pd.DataFrame) -> pd.DataFrame:
 def phase_bars(phases: pd.DataFrame, title: str):
     """Tuning wall time of each run, stacked by phase."""
     tab = phase_table(phases)
-    tab["run"] = tab["model"] + " @ " + tab["tune_share"].map(share_label)
+    tab["run"] = tag(tab["model"] + " @ " + tab["tune_share"].map(share_label), tab)
     tab = tab.sort_values(["model", "tune_share"])
-    fig, ax = plt.subplots(figsize=(6, 0.45 * len(tab) + 1.4))
+    fig, ax = plt.subplots(figsize=(6.5, 0.45 * len(tab) + 1.6))
     left = pd.Series(0.0, index=tab.index)
     colors = sns.color_palette("Set2", len(PHASE_ORDER))
     for phase, color in zip(PHASE_ORDER, colors):
@@ -67,7 +107,7 @@ def phase_bars(phases: pd.DataFrame, title: str):
         left += tab[phase]
     ax.set_xlabel("tuning wall time (s)")
     ax.legend(fontsize=7, ncol=len(PHASE_ORDER), loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
-    ax.set_title(title, fontsize=9, pad=22)
+    fig.suptitle(title, fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -84,21 +124,32 @@ def convergence(rounds: pd.DataFrame, title: str):
     return fig
 
 
+def heatmaps(x: Experiment, save) -> None:
+    """One heatmap per model, batch, tuner setting and machine."""
+    inf, tuning = x.rows(INFERENCE), x.rows(TUNING)
+    for (model, batch, suffix), g in variants(inf):
+        tuned = with_tasks(g[g["tune_share"].notna()], tuning, key="tune_cell")
+        runs = tuning[tuning["cell_id"].isin(g["tune_cell"])] if tuning is not None and "tune_cell" in g else None
+        reps = span(g.groupby(["tune_share", "infer_share"], dropna=False).size())
+        what = f"median latency / best tuned model at each inference share\nunder it: IQR / median of the cell's {reps} repeats"
+        head = caption(f"{x.exp}: {model} (batch {batch}) on {machine(g)}", depth(tuned), what, commit_note(g, runs))
+        save(heatmap(g, head), f"{x.exp}_{model}_b{batch}{suffix}_heatmap.png")
+
+
 def figures(x: Experiment, save) -> None:
-    """Heatmap per model, phase bars, the largest share's timeline per model, convergence."""
-    inf, phases, rounds = x.rows(INFERENCE), x.rows(PHASES), x.rows(ROUNDS)
-    if inf is not None:
-        for (model, batch, suffix), g in variants(inf):
-            dev = g["device"].iloc[0]
-            trials = "/".join(str(t) for t in sorted(g["trials"].unique())) if "trials" in g else "?"
-            title = (f"{x.exp}: {model} (batch {batch}) on {dev}, {trials} trials per tuning run\n"
-                     f"median latency / best tuned model at each inference share")
-            save(heatmap(g, title), f"{x.exp}_{model}_b{batch}{suffix}_heatmap.png")
-    if phases is not None:
-        dev = phases["device"].iloc[0]
-        save(phase_bars(phases, f"{x.exp}: tuning time by phase on {dev}"), f"{x.exp}_tuning_time.png")
+    """Heatmap per model, phase bars, the largest share's timeline per model, convergence; each
+    per machine."""
+    phases, rounds, tuning = x.rows(PHASES), x.rows(ROUNDS), x.rows(TUNING)
+    if x.rows(INFERENCE) is not None:
+        heatmaps(x, save)
+    for _, suffix, g in split(phases, []) if phases is not None else []:
+        runs = with_tasks(g, tuning)
+        save(phase_bars(g, caption(f"{x.exp}: tuning time by phase on {machine(g)}", depth(runs),
+                                    commit_note(g, tagged=True))), f"{x.exp}_tuning_time{suffix}.png")
     run_timelines(x, save)
     if rounds is not None and rounds["est_model_ms"].notna().any():
         for (model, batch, suffix), g in variants(rounds):
-            save(convergence(g, f"{x.exp}: {model} (batch {batch}) convergence"),
+            runs = with_tasks(g, tuning)
+            save(convergence(g, caption(f"{x.exp}: {model} (batch {batch}) convergence on {machine(g)}", depth(runs),
+                                      commit_note(g))),
                  f"{x.exp}_{model}_b{batch}{suffix}_convergence.png")

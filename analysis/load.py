@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 from dataclasses import dataclass
 
 import pandas as pd
@@ -32,7 +33,7 @@ def read(path: str) -> pd.DataFrame | None:
     if not os.path.exists(path) or not os.path.getsize(path):
         return None
     try:
-        return pd.read_csv(path)
+        return pd.read_csv(path, dtype={"git_commit": str, "host": str})
     except pd.errors.EmptyDataError:
         return None
 
@@ -60,17 +61,37 @@ def experiment_dirs(root: str) -> list[str]:
     return sorted(found)
 
 
+MACHINE = ("device", "host")  # rows of another machine are another experiment, never pooled
+
+
+def on_machines(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows with device and host as text; a missing value (older rows have no host) is one
+    unknown machine."""
+    return df.assign(**{c: df[c].fillna("unknown").astype(str) if c in df else "unknown" for c in MACHINE})
+
+
+def slug(v) -> str:
+    return re.sub(r"[^0-9a-z]+", "_", str(v).lower()).strip("_")
+
+
+def split(df: pd.DataFrame, keys: list[str], settings: tuple[str, ...] = ()):
+    """Groups that belong in one figure: one value of each of `keys`, of each setting column
+    and of device and host. Yields (key values, file-name suffix, rows); the suffix names a
+    setting, device or host only where rows of the same keys have several."""
+    df = on_machines(df)
+    extra = [c for c in settings if c in df] + list(MACHINE)
+    for vals, g in df.groupby(keys + extra, sort=True, dropna=False):
+        peers = df.loc[(df[keys] == list(vals[:len(keys)])).all(axis=1)] if keys else df
+        suffix = "".join(f"_{slug(g[c].iloc[0])}" for c in extra if peers[c].nunique() > 1)
+        yield tuple(vals[:len(keys)]), suffix, g
+
+
 def variants(df: pd.DataFrame):
-    """Groups that belong in one figure: one model, batch and tuner setting (rows of other
-    tuner settings stay in the files after a re-run with changed settings). Yields
-    ((model, batch, file-name suffix), rows); the suffix names the setting where a model has
-    several."""
-    fp = "tuner_fp" if "tuner_fp" in df else None
-    keys = ["model", "batch"] + ([fp] if fp else [])
-    for vals, g in df.groupby(keys):
-        model, batch = vals[0], vals[1]
-        several = fp and df.loc[df["model"] == model, fp].nunique() > 1
-        yield (model, batch, f"_{vals[2]}" if several else ""), g
+    """Groups that belong in one figure: one model, batch, tuner setting (rows of other tuner
+    settings stay in the files after a re-run with changed settings) and machine. Yields
+    ((model, batch, file-name suffix), rows)."""
+    for (model, batch), suffix, g in split(df, ["model", "batch"], ("tuner_fp",)):
+        yield (model, batch, suffix), g
 
 
 def timeline_file(d: str, cell: str, kind: str = "") -> str:
@@ -86,11 +107,12 @@ def read_timeline(d: str, cell: str) -> tuple[pd.DataFrame | None, pd.DataFrame 
 
 def last_runs(d: str, tuning: pd.DataFrame | None) -> list[str]:
     """Cells that get a timeline figure, from tuning.csv rows: per model (batch and tuner
-    setting), the run tuned at the largest share that has a timeline file."""
+    setting) and machine, the run tuned at the largest share that has a timeline file."""
     if tuning is None or "cell_id" not in tuning:
         return []
     runs = tuning.dropna(subset=["tune_share"])
     runs = runs[runs["cell_id"].map(lambda c: os.path.exists(timeline_file(d, c)))]
-    keys = [k for k in ("model", "batch", "tuner_fp") if k in runs]
+    runs = on_machines(runs)
+    keys = [k for k in ("model", "batch", "tuner_fp", *MACHINE) if k in runs]
     last = runs.sort_values("tune_share", kind="stable").groupby(keys, dropna=False).tail(1)
     return sorted(set(last["cell_id"]))

@@ -7,30 +7,42 @@ import numpy as np
 import pandas as pd
 
 from analysis.load import Experiment
+from analysis.provenance import caption, commit_note
 from analysis.tuning_time import per_configuration
 
 
+def references(ax, g: pd.DataFrame) -> None:
+    """Linear scaling from the fewest GPUs measured and the 0.8x-linear target, over the
+    measured range only."""
+    n = np.array(g.index, dtype=float)
+    base = g["trials_per_s"].iloc[0] / n[0]
+    ax.plot(n, base * n, "k--", lw=1, label=f"linear from {n[0]:g} GPU{'s' if n[0] > 1 else ''}")
+    ax.plot(n, 0.8 * base * n, "k:", lw=1, label="0.8x linear (target)")
+    ax.legend(fontsize=7)
+
+
 def scaling(tt: pd.DataFrame, title: str):
-    """Trials/s and tuning time against the number of GPUs, with linear scaling from one GPU
-    and the 0.8x-linear target."""
-    g = tt.groupby("gpus").agg(trials_per_s=("trials_per_s", "max"), wall_s=("wall_s", "min"),
-                               latency=("final_latency_ms", "min")).sort_index()
-    fig, axes = plt.subplots(1, 2, figsize=(8, 2.8))
+    """Trials/s (the best configuration's) and tuning time (the fastest) against the number of
+    GPUs; reference lines where at least two GPU counts were measured, ticks at those only."""
+    g = tt.groupby("gpus").agg(trials_per_s=("trials_per_s", "max"), wall_s=("wall_s", "min")).sort_index()
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.0))
     axes[0].plot(g.index, g["trials_per_s"], "o-", label="measured")
-    if 1 in g.index:
-        n = np.array([1, max(8, int(g.index.max()))])
-        one = g.loc[1, "trials_per_s"]
-        axes[0].plot(n, one * n, "k--", lw=1, label="linear")
-        axes[0].plot(n, 0.8 * one * n, "k:", lw=1, label="0.8x linear (target)")
-    axes[0].set_xlabel("GPUs")
+    if len(g) > 1:
+        references(axes[0], g)
     axes[0].set_ylabel("trials/s")
-    axes[0].legend(fontsize=7)
     axes[1].plot(g.index, g["wall_s"], "o-")
-    axes[1].set_xlabel("GPUs")
     axes[1].set_ylabel("tuning wall time (s)")
-    for ax in axes:
-        ax.set_xticks(sorted(set(g.index) | {1, 2, 4, 8}))
-    fig.suptitle(title, fontsize=9)
+    for ax, col in zip(axes, ["trials_per_s", "wall_s"]):
+        for n, v in g[col].items():
+            ax.annotate(f"{v:.3g}", (n, v), textcoords="offset points", xytext=(6, -3), fontsize=7)
+        ax.margins(y=0.15)
+        ax.set_ylim(bottom=0)
+        ax.set_xlabel("GPUs")
+        ax.set_xticks(list(g.index))
+        if len(g) == 1:  # one point: a narrow window around it, no axis beyond what was measured
+            ax.set_xlim(g.index[0] - 0.5, g.index[0] + 0.5)
+    one = "one GPU count measured: no scaling reference" if len(g) == 1 else ""
+    fig.suptitle(caption(title, one, commit_note(tt)), fontsize=9)
     fig.tight_layout()
     return fig
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from analysis.load import Experiment
+from analysis.load import Experiment, split
+from analysis.provenance import caption, commit_note, depth, machine
 from harness.results import THROUGHPUT
 
 
 def throughput(tp: pd.DataFrame, title: str):
     """Trials/s of a set of models tuned one after another vs all at once (5x reference)."""
     per = tp.groupby("mode", sort=False).agg(trials_per_s=("trials_per_s", "first"), wall_s=("wall_s", "first"))
-    fig, axes = plt.subplots(1, 2, figsize=(8, 2.6))
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.0))
     labels = {"baseline": "one after another", "slicetune": "all at once"}
     names = [labels.get(m, m) for m in per.index]
     axes[0].bar(names, per["wall_s"], color="tab:blue")
@@ -31,11 +32,10 @@ def throughput(tp: pd.DataFrame, title: str):
 
 
 def figures(x: Experiment, save) -> None:
-    """One figure per set of models."""
+    """One figure per set of models and machine."""
     tp = x.rows(THROUGHPUT)
     if tp is None:
         return
-    for models, g in tp.groupby("models"):
-        dev = g["device"].iloc[0]
-        save(throughput(g, f"{x.exp}: {models} on {dev}, {g['trials'].iloc[0]} trials per model"),
-             f"{x.exp}_{models.replace('+', '_')}.png")
+    for (models,), suffix, g in split(tp, ["models"]):
+        head = f"{x.exp}: {models} on {machine(g)}, {g['trials'].iloc[0]} trials per model"
+        save(throughput(g, caption(head, depth(g), commit_note(g))), f"{x.exp}_{models.replace('+', '_')}{suffix}.png")

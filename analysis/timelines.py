@@ -8,6 +8,7 @@ import pandas as pd
 import seaborn as sns
 
 from analysis.load import Experiment, last_runs, read_timeline
+from analysis.provenance import caption, depth, machine
 from harness.results import TUNING
 
 SPAN_COLORS = dict(zip(["search", "build", "measure", "database", "cost_model"], sns.color_palette("Set2", 5)))
@@ -67,7 +68,7 @@ def timeline(tl: pd.DataFrame, title: str, spans: pd.DataFrame | None = None):
     if has_spans:
         lanes(axes.pop(0), spans, tl)
     utilisation(axes[0], tl)
-    fig.axes[0].set_title(title, fontsize=9, pad=20 if has_spans else 4)
+    fig.axes[0].set_title(title, fontsize=8, pad=20 if has_spans else 4)
     if gpu:
         ax2 = axes[1]
         ax2.plot(tl["t_s"], tl["sm_clock_mhz"], color="tab:green", lw=1)
@@ -101,8 +102,11 @@ def side_by_side_timelines(runs: list[tuple[str, pd.DataFrame, pd.DataFrame | No
 
 
 def run_timelines(x: Experiment, save) -> None:
-    """One timeline per model: its run at the largest share (every run's samples stay in timelines/)."""
-    for cell in last_runs(x.d, x.rows(TUNING)):
+    """One timeline per model and machine: its run at the largest share (every run's samples stay in timelines/)."""
+    tuning = x.rows(TUNING)
+    for cell in last_runs(x.d, tuning):
         tl, spans = read_timeline(x.d, cell)
         if tl is not None and len(tl):
-            save(timeline(tl, f"{x.exp}: {cell}", spans), f"{x.exp}_timeline_{cell}.png", dpi=80)
+            run = tuning[tuning["cell_id"] == cell].tail(1)
+            head = caption(f"{x.exp}: {cell} on {machine(run)}", depth(run))
+            save(timeline(tl, head, spans), f"{x.exp}_timeline_{cell}.png", dpi=80)

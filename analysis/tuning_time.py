@@ -6,6 +6,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from analysis.load import Experiment, read_timeline, variants
+from analysis.provenance import caption, commit_note, depth, machine, tag
 from analysis.timelines import side_by_side_timelines
 from harness.results import TUNING_TIME
 
@@ -17,6 +18,11 @@ def config_label(r) -> str:
     # a cell paused at a deadline paid its start-up again in each segment
     seg = f", {int(r['segments'])} segments" if int(r.get("segments", 1) or 1) > 1 else ""
     return f"K={int(r['clients'])} S={int(r['servers'])}@{float(r['server_share']):g}%{g} ({r['builder']}{seg})"
+
+
+def with_commits(t: pd.DataFrame) -> pd.Series:
+    """Each row's configuration label, with its commit where the rows come from several."""
+    return tag(t.apply(config_label, axis=1), t)
 
 
 def stock(tt: pd.DataFrame) -> pd.Series | None:
@@ -32,18 +38,21 @@ def comparison(tt: pd.DataFrame, title: str):
     """Tuning time, trials/s and final latency per configuration, against the stock baseline
     (the paper's -75% time and 5x throughput as reference lines)."""
     t = tt.copy()
-    t["config"] = t.apply(config_label, axis=1)
+    t["config"] = with_commits(t)
     t = t.sort_values(["mode", "builder", "gpus", "clients", "servers"], key=lambda c: c.map(
         lambda v: {"baseline": 0, "slicetune": 1}.get(v, v)))
     ref = stock(t)
-    fig, axes = plt.subplots(1, 3, figsize=(12, 0.32 * len(t) + 1.8), sharey=True)
+    fig, axes = plt.subplots(1, 3, figsize=(12, 0.32 * len(t) + 2.2), sharey=True)
     colors = t["builder"].map({"local": "tab:blue", "persistent": "tab:orange"}).fillna("grey")
     axes[0].barh(t["config"], t["wall_s"], color=colors)
     axes[0].set_xlabel("tuning wall time (s)")
     axes[1].barh(t["config"], t["trials_per_s"] / (ref["trials_per_s"] if ref is not None else 1), color=colors)
     axes[1].set_xlabel("trials/s vs stock baseline" if ref is not None else "trials/s")
-    axes[2].barh(t["config"], t["final_latency_ms"] / (ref["final_latency_ms"] if ref is not None else 1), color=colors)
-    axes[2].set_xlabel("final latency vs stock baseline" if ref is not None else "final latency (ms)")
+    per = ref["final_latency_ms"] if ref is not None else 1
+    std = t["latency_std_ms"] / per if "latency_std_ms" in t else None
+    axes[2].barh(t["config"], t["final_latency_ms"] / per, xerr=std, color=colors, error_kw={"lw": 1, "capsize": 2})
+    axes[2].set_xlabel(("final latency vs stock baseline" if ref is not None else "final latency (ms)")
+                       + ("\n(error bars: ±1 std of its repeats)" if std is not None else ""))
     if ref is not None:
         axes[0].axvline(0.25 * ref["wall_s"], color="k", ls="--", lw=1, label="paper: -75%")
         axes[1].axvline(5, color="k", ls="--", lw=1, label="paper: 5x")
@@ -52,7 +61,7 @@ def comparison(tt: pd.DataFrame, title: str):
         for ax in axes:
             ax.legend(fontsize=7, loc="lower right")
     axes[0].invert_yaxis()
-    fig.suptitle(title, fontsize=9)
+    fig.suptitle(caption(title, commit_note(t, tagged=True)), fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -67,10 +76,11 @@ def compared_runs(d: str, tt: pd.DataFrame) -> list:
     if len(st):
         picks.append(st.loc[st["wall_s"].idxmin()])
     out = []
+    labels = with_commits(tt)
     for r in picks:
         tl, spans = read_timeline(d, r["cell_id"])
         if tl is not None:
-            label = f"{config_label(r)}: {r['wall_s']:.0f} s, {r['trials_per_s']:.2f} trials/s"
+            label = f"{labels[r.name]}: {r['wall_s']:.0f} s, {r['trials_per_s']:.2f} trials/s"
             out.append((label, tl, spans))
     return out
 
@@ -82,12 +92,12 @@ def per_configuration(x: Experiment, save, chart) -> None:
     if tt is None:
         return
     for (model, batch, suffix), g in variants(tt.assign(tuner_fp=tt["trials"].astype(str) + "trials")):
-        dev, trials = g["device"].iloc[0], g["trials"].iloc[0]
-        name = f"{x.exp}_{model}_b{batch}{suffix}"
-        save(chart(g, f"{x.exp}: {model} (batch {batch}) on {dev}, {trials} trials per configuration"), f"{name}.png")
+        name, on = f"{x.exp}_{model}_b{batch}{suffix}", machine(g)
+        head = f"{x.exp}: {model} (batch {batch}) on {on}, {g['trials'].iloc[0]} trials per configuration"
+        save(chart(g, caption(head, depth(g))), f"{name}.png")
         runs = compared_runs(x.d, g)
         if runs:
-            save(side_by_side_timelines(runs, f"{x.exp}: {model} on {dev}: where the time goes"),
+            save(side_by_side_timelines(runs, caption(f"{x.exp}: {model} on {on}: where the time goes", depth(g))),
                  f"{name}_timelines.png", dpi=80)
 
 

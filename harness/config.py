@@ -2,22 +2,18 @@
 
 Hydra composes these (see `harness.sweep`); everything below is plain Python, so the library
 can be driven without Hydra by building a `SweepConf` by hand. Every choice is a `StrEnum`, so
-OmegaConf refuses a bad value at compose time with the allowed ones listed; `validate` checks
-hand-built configs the same way and holds every range check.
+OmegaConf refuses a bad value at compose time with the allowed ones listed; harness.validation
+checks hand-built configs the same way and holds every range check.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
-import os
-import re
-import typing
 from dataclasses import asdict, dataclass, field
-from enum import Enum, StrEnum
+from enum import StrEnum
 
-from harness.zoo import BUILTIN, ZOO
+from harness.zoo import ZOO
 
 
 class Platform(StrEnum):
@@ -136,6 +132,11 @@ class SweepConf:
     # stop tuning after this many seconds of the sweep (at a round's end); the same command
     # continues the stopped runs from their databases
     tune_deadline_s: float | None = None
+    # a worker job (task listing, compile, measure) running longer than this is ended and its cell
+    # recorded as failed; so is a tuning job that records no round for as long (None: derived
+    # from the tuner's time-outs and round size, see tuning_stall_s)
+    job_timeout_s: float = 3600.0
+    stall_timeout_s: float | None = None
     slicetune: SliceTuneConf = field(default_factory=SliceTuneConf)
     throughput: ThroughputConf = field(default_factory=ThroughputConf)
     results_dir: str = "results"
@@ -149,6 +150,14 @@ class SweepConf:
         """The tuner's builder timeout, else the platform's."""
         return self.tuner.builder_timeout_s or self.platform.builder_timeout_s
 
+    def tuning_stall_s(self, builder_timeout_s: float) -> float:
+        """How long a tuning job may go without finishing a round: a generous multiple of a
+        round's worst case (every candidate built and run to its time-out, one at a time)."""
+        if self.stall_timeout_s is not None:
+            return self.stall_timeout_s
+        t = self.tuner
+        return 600.0 + 2 * t.trials_per_round * (builder_timeout_s + t.runner_timeout_s)
+
 
 # settings added after results were first recorded: hashed only when changed, so existing
 # cells keep their identity
@@ -160,106 +169,3 @@ def tuner_fingerprint(tuner: TunerConf) -> str:
     d = {k: v for k, v in asdict(tuner).items() if _LATER_DEFAULTS.get(k, object()) != v}
     blob = json.dumps(d, sort_keys=True).encode()
     return hashlib.sha1(blob).hexdigest()[:8]
-
-
-def _allowed(what: str, value, allowed) -> ConfigError:
-    return ConfigError(f"{what}={value!r} is not allowed; choose one of: {', '.join(map(str, allowed))}")
-
-
-def _check_choices(obj, prefix: str = "") -> None:
-    """Every enum-typed field of `obj` (and of nested records) holds one of its members."""
-    hints = typing.get_type_hints(type(obj))
-    for f in dataclasses.fields(obj):
-        value, tp, what = getattr(obj, f.name), hints[f.name], prefix + f.name
-        if dataclasses.is_dataclass(value):
-            _check_choices(value, what + ".")
-            continue
-        many = typing.get_origin(tp) is list
-        kind = typing.get_args(tp)[0] if many else tp
-        if isinstance(kind, type) and issubclass(kind, Enum):
-            for v in (value if many else [value]):
-                if v not in {m.value for m in kind}:
-                    raise _allowed(what + (" entry" if many else ""), str(v) if isinstance(v, Enum) else v, list(kind))
-
-
-def _number(what: str, value, low: float = 0, strict: bool = True, high: float | None = None) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    ok = ok and (value > low if strict else value >= low) and (high is None or value <= high)
-    if not ok:
-        rng = f"{'>' if strict else '>='} {low:g}" + (f" and <= {high:g}" if high is not None else "")
-        raise ConfigError(f"{what}={value!r} is not allowed; it must be a number {rng}")
-
-
-def _each(what: str, values: list, check) -> None:
-    if not values:
-        raise ConfigError(f"{what} is empty; give at least one value")
-    for v in values:
-        try:
-            check(v)
-        except ConfigError as e:
-            raise ConfigError(f"{what} has {v!r}: {str(e).split('; ', 1)[-1]}") from None
-
-
-def _share(v) -> None:
-    _number("share", v, high=100)
-
-
-def _count(v) -> None:
-    if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-        raise ConfigError(f"{v!r} is not allowed; it must be an integer >= 1")
-
-
-def _builtin(m) -> None:
-    if m not in BUILTIN:
-        raise _allowed("model", m, BUILTIN)
-
-
-def _check_model(m: ModelConf) -> None:
-    _number("model.batch", m.batch)
-    if m.input_size is not None:
-        _number("model.input_size", m.input_size)
-    if m.name == "onnx":
-        if not m.path:
-            raise ConfigError("model=onnx needs model.path=<file.onnx>")
-        if not os.path.isfile(m.path) or not os.access(m.path, os.R_OK):
-            raise ConfigError(f"model.path={m.path!r} is not a readable file")
-
-
-def _check_tuner(t: TunerConf) -> None:
-    for what in ("trials", "trials_per_round", "runner_timeout_s", "population", "genetic_iters"):
-        _number(f"tuner.{what}", getattr(t, what))
-    for what in ("max_trials_per_task", "builder_timeout_s"):
-        if getattr(t, what) is not None:
-            _number(f"tuner.{what}", getattr(t, what))
-    _number("tuner.builder_workers", t.builder_workers, strict=False)
-
-
-def _check_ranges(cfg: SweepConf) -> None:
-    if cfg.name is not None and not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", cfg.name):
-        raise ConfigError(f"name={cfg.name!r} is not allowed; use letters, digits, '_', '-' and '.' (a directory name)")
-    _check_model(cfg.model)
-    _check_tuner(cfg.tuner)
-    _number("parallel_tuning", cfg.parallel_tuning)
-    if cfg.tune_deadline_s is not None:
-        _number("tune_deadline_s", cfg.tune_deadline_s)
-    i = cfg.infer
-    _number("infer.number", i.number)
-    _number("infer.repeats", i.repeats)
-    _number("infer.warmup", i.warmup, strict=False)
-    _number("infer.min_repeat_ms", i.min_repeat_ms, strict=False)
-    _each("tune_shares", cfg.tune_shares, _share)
-    _each("infer_shares", cfg.infer_shares, _share)
-    st = cfg.slicetune
-    for what in ("clients", "servers", "gpus"):
-        _each(f"slicetune.{what}", getattr(st, what), _count)
-    _each("slicetune.server_shares", st.server_shares, lambda v: _number("share", v, strict=False, high=100))
-    _each("slicetune.builders", st.builders, lambda v: None)
-    if cfg.experiment == Experiment.throughput:
-        _each("throughput.models", cfg.throughput.models, _builtin)
-        _each("throughput.modes", cfg.throughput.modes, lambda v: None)
-
-
-def validate(cfg: SweepConf) -> None:
-    """Raise ConfigError naming the first bad value; touches nothing on disk or device."""
-    _check_choices(cfg)
-    _check_ranges(cfg)

@@ -186,8 +186,22 @@ class InferResult:
     measured: list[Measured]
 
 
+@dataclass
+class ProbeJob:
+    """Time the start-up of `workers` fresh builder workers (harness.worker.probe)."""
+
+    workers: int
+
+
+@dataclass
+class ProbeResult:
+    workers: int
+    startup_s: float
+
+
 # worker kinds -> (job record, result record); the worker runs them (harness.worker)
 KINDS = {
+    "probe": (ProbeJob, ProbeResult),
     "tasks": (TasksJob, TaskList),
     "tune": (TuneJob, TuneResult),
     "compile": (CompileJob, Artifact),

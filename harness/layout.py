@@ -41,6 +41,11 @@ class Step:
     def result(self) -> str:
         return os.path.join(self.dir, f"{self.name}.result.json")
 
+    @property
+    def tmp(self) -> str:
+        """The step's temporary files (TMPDIR), removed when it ends however it ends."""
+        return os.path.join(self.dir, f"{self.name}.tmp")
+
 
 def tune_step(work_dir: str) -> Step:
     return Step(work_dir, "tune")
@@ -48,6 +53,11 @@ def tune_step(work_dir: str) -> Step:
 
 def compile_step(work_dir: str) -> Step:
     return Step(work_dir, "compile")
+
+
+def lock_file(run_dir: str, cell_id: str) -> str:
+    """Held by the sweep working on a cell (harness.lock)."""
+    return os.path.join(run_dir, "locks", f"{cell_id}.lock")
 
 
 def client_dir(work_dir: str, i: int) -> str:

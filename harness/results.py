@@ -7,13 +7,14 @@ leaves every completed cell's rows intact and no half-written file.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import fcntl
 import os
+import socket
 import subprocess
 import time
 from dataclasses import dataclass
+
+from harness.tables import ResultFileError, check, done_cells, read_rows, write_rows  # noqa: F401 - the file API
 
 # file names under results/<platform>/<exp>/
 TUNING = "tuning.csv"  # one row per tuning run
@@ -23,6 +24,7 @@ TASKS = "tasks.csv"  # one row per (tuning run, task)
 INFERENCE = "inference.csv"  # one row per measured repeat
 TUNING_TIME = "tuning_time.csv"  # one row per tuning configuration (+exp=tuning_time)
 THROUGHPUT = "throughput.csv"  # one row per (set of jobs, job) (+exp=throughput)
+FAILURES = "failures.csv"  # one row per cell whose last attempt failed (removed when it succeeds)
 TIMELINES = "timelines"  # <cell>.csv.gz: utilisation samples; <cell>.spans.csv.gz: phase spans
 
 
@@ -66,6 +68,7 @@ class Context:
     tvm_version: str
     git_commit: str
     timestamp: str
+    host: str = dataclasses.field(default_factory=socket.gethostname)
 
 
 @dataclass
@@ -123,6 +126,14 @@ class InferRow:
 
 
 @dataclass
+class FailureRow:
+    cell_id: str
+    reason: str  # the error's first line
+    log: str  # where the failing step wrote its output
+    timestamp: str
+
+
+@dataclass
 class TuningTimeRow:
     cell_id: str
     mode: str  # baseline | slicetune
@@ -141,6 +152,7 @@ class TuningTimeRow:
     final_latency_ms: float  # median, compiled from the database, on the whole device
     latency_std_ms: float
     infer_units: int
+    builder_timeout_s: float | None = None  # the configured one + the builder workers' measured start-up
 
 
 @dataclass
@@ -180,39 +192,3 @@ def flatten(ctx: Context, *parts) -> dict:
     for part in parts:
         out.update(dataclasses.asdict(part))
     return out
-
-
-def read_rows(path: str) -> list[dict]:
-    if not os.path.exists(path):
-        return []
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
-
-
-def done_cells(path: str) -> set[str]:
-    return {r["cell_id"] for r in read_rows(path)}
-
-
-def write_rows(path: str, rows: list[dict], replace_cells: set[str] | None = None) -> None:
-    """Append `rows`, first dropping existing rows of `replace_cells`; atomic."""
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    with open(f"{path}.lock", "w") as lock:  # another sweep may write the same file
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        old = [r for r in read_rows(path) if not replace_cells or r["cell_id"] not in replace_cells]
-        allrows = old + rows
-        if not allrows:
-            if os.path.exists(path):
-                os.remove(path)
-            return
-        fields: list[str] = []
-        for r in allrows:
-            fields += [k for k in r if k not in fields]
-        tmp = f"{path}.tmp{os.getpid()}"
-        with open(tmp, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=fields)
-            w.writeheader()
-            for r in allrows:
-                w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in fields})
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)

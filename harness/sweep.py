@@ -6,11 +6,11 @@ plain `SweepConf` to the library (harness.experiments).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import signal
 import sys
-
 from dataclasses import dataclass
 
 import hydra
@@ -18,12 +18,14 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 from tqdm import tqdm
 
-from harness.config import ConfigError, Experiment, SweepConf, validate
-from harness.device.gpu import check_gpu
-from harness.experiments import run_sweep
+from harness import results as R
+from harness.config import ConfigError, Experiment, SweepConf
+from harness.experiments import Summary, run_sweep
+from harness.experiments.preflight import preflight
 
 log = logging.getLogger("harness")
 
+_composed = False  # Hydra composed the config and main() began
 CONF_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "conf")
 
 
@@ -42,10 +44,38 @@ def experiment_files() -> list[str]:
     return sorted(f[:-5] for f in os.listdir(os.path.join(CONF_DIR, "exp")) if f.endswith(".yaml"))
 
 
-def check_platform(cfg: SweepConf) -> None:
-    """Fail early, with the reason, when the platform cannot run here."""
-    if cfg.platform.name == "cuda":
-        check_gpu(cfg.platform.device_id)
+def unknown_keys(node, prefix: str = "") -> list[str]:
+    """Keys of a composed config that no field of its record has (`+tuner.trails=5` would
+    otherwise be dropped without a word)."""
+    cls = OmegaConf.get_type(node)
+    if not dataclasses.is_dataclass(cls):
+        return []
+    fields = {f.name for f in dataclasses.fields(cls)}
+    out = [prefix + k for k in node.keys() if k not in fields]
+    for k in node.keys():
+        if k in fields and OmegaConf.is_dict(node._get_node(k)):
+            out += unknown_keys(node[k], f"{prefix}{k}.")
+    return out
+
+
+def report(cfg: SweepConf, summary: Summary) -> int:
+    """What the sweep did, on the console; non-zero when a cell failed."""
+    print(f"slicetune: {len(summary.ran)} cells run, {len(summary.skipped)} already done")
+    if summary.paused:
+        print(f"slicetune: {len(summary.paused)} tuning run(s) stopped at tune_deadline_s={cfg.tune_deadline_s:g}; "
+              "run the same command again (without rerun=true) to continue them")
+    if summary.busy:
+        print(f"slicetune: {len(summary.busy)} cell(s) skipped: another sweep was working on them")
+    print(f"  results: {summary.out_dir}/")
+    print(f"  tuning databases, compiled models and logs: {summary.run_dir}/")
+    print(f"  figures: python -m analysis {cfg.results_dir}/{cfg.platform.name}")
+    if summary.failed:
+        print(f"slicetune: {len(summary.failed)} cell(s) failed (also in {summary.out_dir}/{R.FAILURES}):",
+              file=sys.stderr)
+        for cell, why in summary.failed.items():
+            print(f"  {cell}: {why}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def to_conf(dcfg: DictConfig) -> SweepConf:
@@ -58,8 +88,7 @@ def _sigterm(signum, frame):  # noqa: ARG001
 
 def run(cfg: SweepConf) -> int:
     try:
-        validate(cfg)
-        check_platform(cfg)
+        preflight(cfg)
     except ConfigError as e:
         print(f"slicetune: {e}", file=sys.stderr)
         return 2
@@ -71,18 +100,18 @@ def run(cfg: SweepConf) -> int:
         print("slicetune: interrupted; completed cells are saved, run the same command to resume",
               file=sys.stderr)
         return 130
-    print(f"slicetune: {len(summary.ran)} cells run, {len(summary.skipped)} already done")
-    if summary.paused:
-        print(f"slicetune: {len(summary.paused)} tuning run(s) stopped at tune_deadline_s={cfg.tune_deadline_s:g}; "
-              "run the same command again (without rerun=true) to continue them")
-    print(f"  results: {summary.out_dir}/")
-    print(f"  tuning databases, compiled models and logs: {summary.run_dir}/")
-    print(f"  figures: python -m analysis {cfg.results_dir}/{cfg.platform.name}")
-    return 0
+    return report(cfg, summary)
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def main(dcfg: DictConfig) -> None:
+    global _composed
+    _composed = True
+    extra = unknown_keys(dcfg)
+    if extra:
+        print(f"slicetune: unknown key(s) {', '.join(extra)}; `python -m harness.sweep +exp=smoke --cfg job` lists "
+              "every key", file=sys.stderr)
+        sys.exit(2)
     try:
         cfg = to_conf(dcfg)
     except Exception as e:  # noqa: BLE001 - omegaconf's validation errors name the key
@@ -103,4 +132,7 @@ if __name__ == "__main__":
         print(f"slicetune: no experiment chosen; add +exp=NAME, one of: {', '.join(experiment_files())}",
               file=sys.stderr)
         sys.exit(2)
-    main()
+    try:
+        main()
+    except SystemExit as e:  # Hydra exits 1 when it cannot compose the config: a bad input, like ours
+        sys.exit(2 if e.code == 1 and not _composed else e.code)

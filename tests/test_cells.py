@@ -38,7 +38,7 @@ def test_onnx_cells_follow_file_content(tmp_path):
 
 COMMITTED = [  # (results dir, the overrides that made its rows, exp file)
     ("cpu/interdependency", ["+exp=interdependency"]),
-    ("cpu/tuning_time", ["+exp=quick_tuning_time"]),
+    ("cpu/tuning_time", ["+exp=quick_tuning_time", "slicetune.servers=[1,2]"]),
     ("cpu/throughput", ["+exp=quick_throughput"]),
     ("cpu/scaling", ["+exp=quick_scaling"]),
     ("cuda/interdependency", ["+exp=interdependency", "platform=cuda", "model=resnet50",

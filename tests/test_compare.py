@@ -9,7 +9,8 @@ from hydra import compose, initialize_config_dir
 
 from harness import results as R
 from harness.cells import GridPoint, grid
-from harness.config import ConfigError, InferConf, ModelConf, SliceTuneConf, SweepConf, ThroughputConf, TunerConf, validate
+from harness.config import ConfigError, InferConf, ModelConf, SliceTuneConf, SweepConf, ThroughputConf, TunerConf
+from harness.validation import validate
 from harness.experiments import run_sweep
 from harness.sweep import to_conf
 from tests.conftest import CONF

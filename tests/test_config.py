@@ -6,7 +6,8 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from harness.config import ConfigError, ModelConf, SweepConf, TunerConf, validate
+from harness.config import ConfigError, ModelConf, SweepConf, TunerConf
+from harness.validation import validate
 from harness.sweep import to_conf  # registers the structured schema
 from tests.conftest import CONF, has_gpu, sweep_cli
 
@@ -89,14 +90,49 @@ def test_tuner_fingerprint_tracks_settings():
     (["tuner.trials=0"], "tuner.trials=0"),
     (["tuner.trials=many"], "tuner.trials"),
     (["model=onnx", "model.path=/no/such.onnx"], "/no/such.onnx"),
+    (["model.dtype=foo"], "Invalid value 'foo', expected one of [float32, float16]"),
+    (["tuner.scheduler=fifo"], "expected one of [gradient, round-robin, rolling]"),
+    (["+tuner.trails=5"], "unknown key(s) tuner.trails"),
+    (["name=../../../etc/x"], "name='../../../etc/x' is not allowed"),
+    (["+exp=tuning_time", "slicetune.builders=[]"], "slicetune.builders is empty"),
+    (["+exp=throughput", "throughput.modes=[]"], "throughput.modes is empty"),
+    (["+exp=quick_scaling", "slicetune.gpus=[2]"], "slicetune.gpus=[2] is not allowed on platform=cpu"),
+    (["results_dir=/etc/hostname"], "results_dir='/etc/hostname' is not allowed: it is a file"),
 ])
 def test_cli_rejects_bad_input_before_any_work(dirs, overrides, needle):
     results, runs = dirs
     exp = [] if any(o.startswith("+exp") for o in overrides) else ["+exp=smoke"]
-    r = sweep_cli(*exp, *overrides, f"results_dir={results}", f"runs_dir={runs}")
-    assert r.returncode != 0
+    given = [o for o in overrides if o.startswith("results_dir=")] or [f"results_dir={results}"]
+    r = sweep_cli(*exp, *[o for o in overrides if not o.startswith("results_dir=")], *given, f"runs_dir={runs}")
+    assert r.returncode == 2, r.stderr
     assert needle in r.stderr + r.stdout
+    assert not results.exists()  # (Hydra has opened its log under runs/)
+
+
+def test_no_experiment_lists_them(dirs):
+    r = sweep_cli("platform=cpu")
+    assert r.returncode == 2 and "add +exp=NAME, one of: interdependency" in r.stderr
+
+
+@pytest.mark.parametrize("content, needle", [(b"", "it has no graph"), (b"\x08\x07not onnx", "not a valid ONNX model")])
+def test_files_that_are_not_onnx_are_refused_up_front(dirs, tmp_path, content, needle):
+    results, runs = dirs
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(content)
+    r = sweep_cli("+exp=smoke", "model=onnx", f"model.path={bad}", f"results_dir={results}", f"runs_dir={runs}",
+                  timeout=120)
+    assert r.returncode == 2 and str(bad) in r.stderr and (needle in r.stderr or "not a valid" in r.stderr), r.stderr
     assert not results.exists()
+
+
+def test_a_malformed_result_file_is_named_and_left_untouched(dirs):
+    results, runs = dirs
+    target = results / "cpu" / "smoke" / "tuning.csv"
+    target.parent.mkdir(parents=True)
+    target.write_text("a,b\n1,2\n")
+    r = sweep_cli("+exp=smoke", f"results_dir={results}", f"runs_dir={runs}")
+    assert r.returncode == 2 and f"{target} has no cell_id column" in r.stderr
+    assert target.read_text() == "a,b\n1,2\n"
 
 
 @pytest.mark.skipif(has_gpu(), reason="this machine has a GPU")

@@ -123,7 +123,7 @@ def test_sweep_interrupt_resume_and_skip(dirs):
 def test_deadline_pauses_and_the_same_sweep_continues(dirs):
     results, runs = dirs
     kw = dict(tune_shares=[100], infer_shares=[100], untuned=False)
-    c = conf(results, runs, tune_deadline_s=0.001, **kw)
+    c = conf(results, runs, tune_deadline_s=0.5, **kw)  # starts, then stops after its first round
     c.tuner.trials = 12
     c.tuner.scheduler = "rolling"  # gradient would first send both tasks, then stop
     first = run_sweep(c)

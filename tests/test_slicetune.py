@@ -47,6 +47,7 @@ def test_budget_split_keeps_the_total():
 
 @pytest.mark.slow
 def test_two_clients_two_servers_survive_a_dead_server(tmp_path):
+    """A server killed mid-run is restarted by the watchdog; the clients finish and measured for real."""
     from tvm.s_tir import meta_schedule as ms
 
     from harness.worker.compile import compile_model, merge_databases
@@ -76,7 +77,7 @@ def test_two_clients_two_servers_survive_a_dead_server(tmp_path):
         # measured for real through the servers (on the H200 forked sessions once failed them all)
         assert all(sum(r.valid for r in c.rounds) >= 1 for c in res.clients)
         assert sorted(n for s in res.shards for n in s) == sorted(i.name for i in infos)
-        assert pool.restart_dead() == [0]
+        assert res.restarted == [0]  # the watchdog brought the dead server back while the clients tuned
         assert pool.registered() == {pool.keys[0]: 2}
 
     merged = str(tmp_path / "merged")

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import ctypes
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import threading
+import time
+from dataclasses import dataclass
 
 from harness.device.share import launch_for
 from harness.jobs import KINDS, Share
@@ -21,6 +24,34 @@ _prctl = ctypes.CDLL(None, use_errno=True).prctl
 
 class JobFailed(RuntimeError):
     pass
+
+
+class JobTimeout(JobFailed):
+    """A job ran past its deadline and was ended with its whole process group."""
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """When a job is ended: `total_s` after it started, or once `watch` (a file the job rewrites as
+    it goes, e.g. a tuning run's progress) has not changed for `stall_s` (counted from the start
+    until the file first appears)."""
+
+    total_s: float | None = None
+    watch: str | None = None
+    stall_s: float | None = None
+
+    def passed(self, t0: float) -> str | None:
+        now = time.time()
+        if self.total_s is not None and now - t0 > self.total_s:
+            return f"ran longer than {self.total_s:g} s"
+        if self.watch is not None and self.stall_s is not None:
+            try:
+                last = max(t0, os.path.getmtime(self.watch))
+            except OSError:
+                last = t0
+            if now - last > self.stall_s:
+                return f"recorded no progress in {os.path.basename(self.watch)} for {self.stall_s:g} s"
+        return None
 
 
 _active: set[subprocess.Popen] = set()
@@ -88,25 +119,46 @@ def spawn(argv: list[str], share: Share | None, log_path: str, mps_dir: str | No
                                 stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=preexec)
 
 
-def run_job(kind: str, job, step: Step, share: Share, mps_dir: str | None = None, cores: list[int] | None = None):
+def _wait(p: subprocess.Popen, deadline: Deadline | None) -> int:
+    if deadline is None:
+        return p.wait()
+    t0 = time.time()
+    while True:
+        try:
+            return p.wait(timeout=2.0)
+        except subprocess.TimeoutExpired:
+            why = deadline.passed(t0)
+            if why:
+                kill_group(p)
+                raise JobTimeout(why) from None
+
+
+def run_job(kind: str, job, step: Step, share: Share, mps_dir: str | None = None, cores: list[int] | None = None,
+            deadline: Deadline | None = None):
     """Run `job` (a record of harness.jobs.KINDS[kind]) in a worker on `share` (on exactly
-    `cores`, if given), with its files at `step`; return its typed result."""
+    `cores`, if given), with its files at `step` and its temporary files in `step.tmp` (removed
+    after); return its typed result. Past `deadline` the job is ended (JobTimeout)."""
     os.makedirs(step.dir, exist_ok=True)
     write_json(step.job, job)
     if os.path.exists(step.result):
         os.remove(step.result)
+    shutil.rmtree(step.tmp, ignore_errors=True)  # left by a run that was killed
+    os.makedirs(step.tmp)
     with _lock:
         if _stopping.is_set():
             raise JobFailed(f"{kind} job not started: the sweep is stopping")
         p = spawn([sys.executable, "-m", "harness.worker", kind, step.job, step.result], share, step.log, mps_dir,
-                  cores)
+                  cores, extra_env={"TMPDIR": os.path.abspath(step.tmp)})
         _active.add(p)
     try:
-        rc = p.wait()
+        rc = _wait(p, deadline)
+    except JobTimeout as e:
+        raise JobTimeout(f"{kind} job on share {share.label} {e}: ended; log {step.log}") from None
     finally:
         kill_group(p)  # on error or interrupt; after success it reaps stragglers
         with _lock:
             _active.discard(p)
+        shutil.rmtree(step.tmp, ignore_errors=True)
     if rc != 0 or not os.path.exists(step.result):
         raise JobFailed(f"{kind} job on share {share.label} failed (exit {rc}); "
                         f"last lines of {step.log}:\n{_tail(step.log)}")

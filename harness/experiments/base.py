@@ -16,7 +16,10 @@ from harness.cells import dirs
 from harness.config import ModelConf, SweepConf, TunerConf, tuner_fingerprint
 from harness.device.proc import allow_jobs, kill_all
 from harness.experiments.jobs import Jobs
+from harness.experiments.ticker import Ticker
 from harness.jobs import Span
+from harness.layout import lock_file
+from harness.lock import CellLock
 
 log = logging.getLogger("harness")
 
@@ -28,6 +31,8 @@ class Summary:
     ran: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     paused: list[str] = field(default_factory=list)  # tuning runs stopped at their deadline
+    failed: dict[str, str] = field(default_factory=dict)  # cell -> why (and its log), see failures.csv
+    busy: list[str] = field(default_factory=list)  # cells another sweep was working on
 
 
 def spans_csv(clients: list[list[Span]]) -> str:
@@ -47,6 +52,7 @@ class Base:
         self.commit = R.git_commit()
         self.progress = progress
         self.summary = Summary(*dirs(cfg))
+        self.ticker = Ticker(progress)
         self._write = threading.Lock()
         self._t0 = time.perf_counter()
 
@@ -56,14 +62,40 @@ class Base:
     def run(self) -> Summary:
         allow_jobs()
         try:
-            with self.jobs.device(self.gpus_needed()):
+            with self.jobs.device(self.gpus_needed()), self.ticker:
                 return self._run()
         except BaseException:
             kill_all()
             raise
 
-    def _run(self) -> Summary:
-        raise NotImplementedError
+    def attempt(self, lock_id: str, log_path: str, fn, *args, cells: list[str] | None = None):
+        """`fn(*args)` with the lock `lock_id` held (a cell's id, or a group's). A failure is
+        recorded for `cells` (default: the lock's cell) in failures.csv, with why and the log, and
+        the sweep goes on; when another sweep holds the lock, it is skipped. Returns fn's value,
+        or None when it failed or was skipped."""
+        cells = cells or [lock_id]
+        with CellLock(lock_file(self.summary.run_dir, lock_id)) as lock:
+            if not lock.held:
+                log.warning("%s: another sweep (pid %s) is working on it; skipped", lock_id, lock.holder())
+                self.summary.busy += cells
+                return None
+            try:
+                out = fn(*args)
+            except Exception as e:  # noqa: BLE001 - one cell's failure never ends the sweep
+                self._failed(cells, e, log_path)
+                return None
+        if os.path.exists(self.out(R.FAILURES)):
+            with self._write:
+                R.write_rows(self.out(R.FAILURES), [], replace_cells=set(cells))
+        return out
+
+    def _failed(self, cells: list[str], e: Exception, log_path: str) -> None:
+        why = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        log.error("%s failed: %s (log: %s)", ", ".join(cells), why, log_path)
+        rows = [dataclasses.asdict(R.FailureRow(c, why, log_path, R.now())) for c in cells]
+        with self._write:
+            R.write_rows(self.out(R.FAILURES), rows, replace_cells=set(cells))
+        self.summary.failed.update({c: f"{why} (log: {log_path})" for c in cells})
 
     def time_left(self) -> float | None:
         """Seconds of tuning the sweep may still start (None: no deadline)."""
@@ -112,10 +144,13 @@ class Base:
             f.write(text)
         os.replace(dest + ".tmp", dest)
 
-    def step(self, label: str) -> None:
-        log.info(label)
+    def step(self, label: str, log_path: str | None = None) -> None:
+        """A new step: on the progress bar, in the log, and (with its log's path) on the console."""
+        log.info(label + (f" (log: {log_path})" if log_path else ""))
         if self.progress is not None:
             self.progress.set_description(label)
+            if log_path:
+                self.progress.write(f"{label}: log {log_path}")
 
     def advance(self) -> None:
         if self.progress is not None:

@@ -12,6 +12,7 @@ import logging
 import os
 import shutil
 import statistics
+import threading
 import time
 from dataclasses import dataclass
 
@@ -32,6 +33,8 @@ class CellState:
 
     wall_s: float = 0.0
     segments: int = 0
+    open_since: float | None = None  # epoch: a segment under way (or cut short by kill -9)
+    last_seen: float | None = None  # that segment's last heartbeat
 
 
 class NoValidMeasurement(RuntimeError):
@@ -53,8 +56,11 @@ def median_std(xs: list[float]) -> tuple[float, float]:
 
 class Segment:
     """`with Segment(exp, cell, results) as seg:` one sweep's work on a cell: its state so far,
-    the seconds it may tune (`seg.left`), a utilisation timeline; on exit the segment's time is
-    added. `seg.done(complete)` records whether the cell's tuning finished."""
+    the seconds it may tune (`seg.left`), a utilisation timeline. The segment's time is saved as
+    it goes (a heartbeat), so a segment cut short, even by kill -9, still counts in `wall_s`.
+    `seg.done(complete)` records whether the cell's tuning finished."""
+
+    HEARTBEAT_S = 5.0
 
     def __init__(self, exp: Base, cell: Cell, results: str):
         self.exp, self.cell = exp, cell
@@ -64,24 +70,40 @@ class Segment:
             exp.save(results, [], cell.id)
         os.makedirs(cell.work_dir, exist_ok=True)
         self.state = read_json(self.path, CellState) if os.path.exists(self.path) else CellState()
+        if self.state.open_since is not None:  # the last segment never closed: count what it ran
+            self._close(self.state.last_seen or self.state.open_since)
+            log.info("%s: a segment cut short was counted (%d so far)", cell.id, self.state.segments)
         self.left = exp.time_left()
         self.timeline = os.path.join(cell.work_dir, TIMELINE)
         p = exp.cfg.platform
         self._sampler = Sampler(self.timeline, p.name, p.device_id, append=self.state.segments > 0)
+        self._stop = threading.Event()
+        self._beat = threading.Thread(target=self._heartbeat, name="segment", daemon=True)
         self.complete = False
 
+    def _close(self, end: float) -> None:
+        self.state.wall_s += max(0.0, end - self.state.open_since)
+        self.state.segments += 1
+        self.state.open_since = self.state.last_seen = None
+        write_json(self.path, self.state)
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(self.HEARTBEAT_S):
+            self.state.last_seen = time.time()
+            write_json(self.path, self.state)
+
     def __enter__(self) -> Segment:
-        self._t0 = time.perf_counter()
+        self.state.open_since = self.state.last_seen = time.time()
+        write_json(self.path, self.state)
         self._sampler.__enter__()
+        self._beat.start()
         return self
 
     def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._beat.join()
         self._sampler.__exit__(*exc)
-        if exc[0] is not None:
-            return
-        self.state.wall_s += time.perf_counter() - self._t0
-        self.state.segments += 1
-        write_json(self.path, self.state)
+        self._close(time.time())
 
     def done(self, complete: bool) -> None:
         self.complete = complete
@@ -96,6 +118,23 @@ class Comparison(Base):
         todo = [c for c in cells if self.cfg.rerun or c.id not in done]
         self.summary.skipped = sorted(c.id for c in cells if c not in todo)
         return todo
+
+    def run_cells(self, cells: dict[Cell, object], results: str) -> None:
+        """Each pending cell under its lock; one failing is recorded and the others go on."""
+        todo = self.pending(list(cells), results)
+        self.total(len(todo))
+        for cell in todo:
+            self.attempt(cell.id, cell.work_dir, self._claimed, cell, cells[cell], results)
+            self.advance()
+
+    def _claimed(self, cell: Cell, point, results: str) -> None:
+        if not self.cfg.rerun and cell.id in R.done_cells(self.out(results)):
+            log.info("%s was finished by another sweep meanwhile", cell.id)
+            return
+        self.run_cell(cell, point)
+
+    def run_cell(self, cell: Cell, point) -> None:
+        raise NotImplementedError
 
     def finish(self, cell: Cell, clients: list[TuneResult]) -> None:
         self.save_timelines(cell.id, os.path.join(cell.work_dir, TIMELINE), [c.spans for c in clients])

@@ -55,7 +55,7 @@ class Interdependency(Base):
         cfg = self.cfg
         if self.out_of_time(cell.id):
             return None
-        self.step(f"tune {cfg.model.name} at {cell.share.label}")
+        self.step(f"tune {cfg.model.name} at {cell.share.label}", tune_step(cell.work_dir).log)
         tuner, threads = split_cores(cfg.tuner, cfg.parallel_tuning) if cfg.parallel_tuning > 1 else (cfg.tuner, 0)
         os.makedirs(cell.work_dir, exist_ok=True)
         timeline = os.path.join(cell.work_dir, TIMELINE)
@@ -69,7 +69,8 @@ class Interdependency(Base):
             os.remove(timeline)
         cores = self.cores.take(cell.share.pct) if self.cores else None
         try:
-            with Sampler(timeline, cfg.platform.name, cfg.platform.device_id, append=cont):
+            with Sampler(timeline, cfg.platform.name, cfg.platform.device_id, append=cont), \
+                    self.ticker.watch([os.path.join(cell.work_dir, PROGRESS)], tuner.trials):
                 res = self.jobs.tune(cfg.model, tuner, cell.work_dir, cell.share, self.time_left(), cores, threads,
                                      compile=True)
         finally:
@@ -98,11 +99,21 @@ class Interdependency(Base):
         return art
 
     def infer(self, share: Share, cells: list[tuple[InferCell, TuneCell, Artifact]]) -> None:
-        """Measure every model of `cells` in one process on `share`."""
+        """Measure every model of `cells` in one process on `share` (one sweep at a time per share:
+        cells another sweep measured meanwhile are dropped)."""
+        step = Step(os.path.join(self.plan.run_dir, "infer"), cells[0][0].id)
+        ids = [c.id for c, _, _ in cells]
+        self.attempt(f"infer{share.pct:g}", step.log, self._infer, share, cells, step, cells=ids)
+
+    def _infer(self, share: Share, cells: list[tuple[InferCell, TuneCell, Artifact]], step: Step) -> None:
         cfg = self.cfg
-        self.step(f"infer {cfg.model.name}: {len(cells)} model(s) at {share.label}")
+        done = set() if cfg.rerun else R.done_cells(self.out(R.INFERENCE))
+        cells = [c for c in cells if c[0].id not in done]
+        if not cells:
+            return
+        self.step(f"infer {cfg.model.name}: {len(cells)} model(s) at {share.label}", step.log)
         items = [InferItem(c.id, a.path, a.entry) for c, _, a in cells]
-        res = self.jobs.infer(cfg.model, items, share, Step(os.path.join(self.plan.run_dir, "infer"), cells[0][0].id))
+        res = self.jobs.infer(cfg.model, items, share, step)
         ctx = self.context(res.grant.device, res.tvm_version)
         for (cell, source, _), m in zip(cells, res.measured):
             tune_units = None
@@ -136,7 +147,7 @@ class Interdependency(Base):
 
     def _tune_all(self, cells: list[TuneCell], arts: dict[str, Artifact]) -> None:
         def one(cell):
-            art = self.tune(cell)
+            art = self.attempt(cell.id, tune_step(cell.work_dir).log, self._tune_claimed, cell)
             if art is not None:
                 arts[cell.id] = art
             self.advance()
@@ -151,6 +162,27 @@ class Interdependency(Base):
                 kill_all()  # the other threads' jobs end, so the pool can close
                 raise
 
+    def _tune_claimed(self, cell: TuneCell) -> Artifact | None:
+        if not self.cfg.rerun and cell.id in R.done_cells(self.out(R.TUNING)) and artifact(cell.work_dir):
+            log.info("%s was tuned by another sweep meanwhile", cell.id)
+            return artifact(cell.work_dir)
+        return self.tune(cell)
+
+    def _source(self, cell: InferCell, arts: dict[str, Artifact]) -> tuple[TuneCell, Artifact] | None:
+        """The model an inference cell measures, compiled (None: its tuning did not finish here)."""
+        source = cell.tune or self.plan.untuned
+        s = self.summary
+        if source.id in s.paused or source.id in s.failed or source.id in s.busy:
+            return None
+        art = arts.get(source.id) or artifact(source.work_dir)
+        if art is None:  # not compiled yet, or compiled on another machine
+            log_path = os.path.join(source.work_dir, "compile.log")
+            art = self.attempt(source.id, log_path, self.compile, source, cell.tune is not None)
+            if art is None:
+                return None
+            arts[source.id] = art
+        return source, art
+
     def _run(self) -> Summary:
         tune, infer = self.pending()
         done = {c.id for c in self.plan.tune if c not in tune} | {c.id for c in self.plan.infer if c not in infer}
@@ -159,15 +191,10 @@ class Interdependency(Base):
         arts: dict[str, Artifact] = {}
         self._tune_all(tune, arts)
         by_share: dict[Share, list] = {}
-        paused = set(self.summary.paused)
         for cell in infer:
-            source = cell.tune or self.plan.untuned
-            if source.id in paused:
-                continue
-            art = arts.get(source.id) or artifact(source.work_dir)
-            if art is None:  # not compiled yet, or compiled on another machine
-                art = arts[source.id] = self.compile(source, tuned=cell.tune is not None)
-            by_share.setdefault(cell.share, []).append((cell, source, art))
+            found = self._source(cell, arts)
+            if found is not None:
+                by_share.setdefault(cell.share, []).append((cell, *found))
         for share, cells in by_share.items():
             self.infer(share, cells)
         return self.summary

@@ -5,16 +5,23 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
+import time
 
 from harness.cells import tasks_step
 from harness.config import ModelConf, SweepConf, TunerConf
 from harness.device.gpu import gpu_uuids, probe_total_sms
 from harness.device.mps import MPSDaemon, MPSDaemons, dir_for
-from harness.device.proc import run_job
-from harness.jobs import (Artifact, CompileJob, InferItem, InferJob, InferResult, Placement, Share, TaskInfo,
-                          TaskList, TasksJob, TuneJob, TuneResult)
-from harness.layout import Step, compile_step, finished, tune_step
+from harness.device.proc import Deadline, run_job
+from harness.device.share import available_cores
+from harness.jobs import (Artifact, CompileJob, InferItem, InferJob, InferResult, Placement, ProbeJob, ProbeResult,
+                          Share, TaskInfo, TaskList, TasksJob, TuneJob, TuneResult)
+from harness.layout import PROGRESS, Step, compile_step, finished, tune_step
 from harness.records import read_json
+
+
+PROBE_MAX_AGE_S = 6 * 3600.0
+CACHE_DIR = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "slicetune")
 
 
 class Jobs:
@@ -24,6 +31,9 @@ class Jobs:
         self.mps_dir = cfg.platform.mps_dir  # the daemon every job but a pool's servers talks to
         self.gpu_uuids: list[str] | None = None  # set when each of several GPUs has its daemon
         self.whole = Share(cfg.platform.name, 100.0)
+        self.timeout = Deadline(total_s=cfg.job_timeout_s)  # tasks, compile, infer, probe
+        self._builder_timeout_s: float | None = None
+        self._probe_lock = threading.Lock()
 
     def device(self, gpus: int = 1):
         """On cuda: read the GPU's SM count, then hold a private MPS daemon for the sweep (one
@@ -42,6 +52,30 @@ class Jobs:
         p = self.cfg.platform
         return Placement(p.name, share.pct, p.device_id, self.total_units)
 
+    def builder_timeout_s(self) -> float:
+        """The configured builder time-out plus the start-up of fresh builder workers, measured with
+        every core's worker starting at once (as a stock LocalBuilder's do); the measurement is
+        kept for this machine in CACHE_DIR and taken again after PROBE_MAX_AGE_S."""
+        with self._probe_lock:
+            return self._probe_builder()
+
+    def _probe_builder(self) -> float:
+        if self._builder_timeout_s is None:
+            n = len(available_cores())
+            step = Step(CACHE_DIR, f"builder-startup-{self.cfg.platform.name}-w{n}")
+            fresh = os.path.exists(step.result) and time.time() - os.path.getmtime(step.result) < PROBE_MAX_AGE_S
+            if fresh:
+                startup = read_json(step.result, ProbeResult).startup_s
+            else:
+                startup = run_job("probe", ProbeJob(n), step, self.whole, self.mps_dir, deadline=self.timeout).startup_s
+            self._builder_timeout_s = round(self.cfg.builder_timeout_s() + startup, 1)
+        return self._builder_timeout_s
+
+    def tuning_deadline(self, work_dir: str) -> Deadline:
+        """A tuning job is ended when it finishes no round for too long."""
+        stall = self.cfg.tuning_stall_s(self.builder_timeout_s())
+        return Deadline(watch=os.path.join(work_dir, PROGRESS), stall_s=stall)
+
     def tune(self, model: ModelConf, tuner: TunerConf, work_dir: str, share: Share, deadline_s: float | None,
              cores: list[int] | None = None, threads: int = 0, compile: bool = False) -> TuneResult:
         """One tuning process (local runner on its share); a finished run is not redone, a paused
@@ -49,20 +83,20 @@ class Jobs:
         prev = finished(work_dir, tuner.trials)
         if prev is not None and (not compile or (prev.artifact and os.path.exists(prev.artifact.path))):
             return prev
-        job = TuneJob(self.place(share), model, tuner, work_dir, builder_timeout_s=self.cfg.builder_timeout_s(),
+        job = TuneJob(self.place(share), model, tuner, work_dir, builder_timeout_s=self.builder_timeout_s(),
                       search_threads=threads, compile=compile, deadline_s=deadline_s)
-        return run_job("tune", job, tune_step(work_dir), share, self.mps_dir, cores)
+        return run_job("tune", job, tune_step(work_dir), share, self.mps_dir, cores, self.tuning_deadline(work_dir))
 
     def compile(self, model: ModelConf, work_dir: str, database_dirs: list[str],
                 share: Share | None = None) -> Artifact:
         """Compile with the databases (merged when several; none: untuned)."""
         share = share or self.whole
         job = CompileJob(self.place(share), model, work_dir, database_dirs)
-        return run_job("compile", job, compile_step(work_dir), share, self.mps_dir)
+        return run_job("compile", job, compile_step(work_dir), share, self.mps_dir, deadline=self.timeout)
 
     def infer(self, model: ModelConf, items: list[InferItem], share: Share, step: Step) -> InferResult:
         job = InferJob(self.place(share), model, items, self.cfg.infer, self.cfg.tuner.seed)
-        return run_job("infer", job, step, share, self.mps_dir)
+        return run_job("infer", job, step, share, self.mps_dir, deadline=self.timeout)
 
     def measure(self, model: ModelConf, cell_id: str, work_dir: str, database_dirs: list[str]) -> InferResult:
         """Compile from the databases and measure on the whole device."""
@@ -75,4 +109,4 @@ class Jobs:
         if os.path.exists(step.result):
             return read_json(step.result, TaskList).tasks
         job = TasksJob(self.place(self.whole), self.cfg.model)
-        return run_job("tasks", job, step, self.whole, self.mps_dir).tasks
+        return run_job("tasks", job, step, self.whole, self.mps_dir, deadline=self.timeout).tasks

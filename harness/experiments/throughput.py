@@ -14,6 +14,7 @@ from harness.device.proc import together
 from harness.device.share import partition_cores, split_cores
 from harness.experiments.comparison import Comparison, Segment, check_measured, median_std
 from harness.jobs import Share, TuneResult
+from harness.layout import PROGRESS
 
 log = logging.getLogger("harness")
 
@@ -25,21 +26,18 @@ class Throughput(Comparison):
         self.cells = throughput_cells(cfg, self.models)
 
     def _run(self):
-        todo = self.pending(list(self.cells), R.THROUGHPUT)
-        self.total(len(todo))
-        for cell in todo:
-            self.run_cell(cell, self.cells[cell])
-            self.advance()
+        self.run_cells(self.cells, R.THROUGHPUT)
         return self.summary
 
     def run_cell(self, cell: Cell, mode: str) -> None:
         if self.out_of_time(cell.id):
             return
         n = len(self.models)
-        self.step(f"throughput: {n} models, {mode}")
+        self.step(f"throughput: {n} models, {mode}", cell.work_dir)
         work = [os.path.join(cell.work_dir, f"job{i}-{m.name}") for i, m in enumerate(self.models)]
         share = self.jobs.whole if mode == "baseline" else Share(self.cfg.platform.name, round(100.0 / n, 2))
-        with Segment(self, cell, R.THROUGHPUT) as seg:
+        progress = [os.path.join(w, PROGRESS) for w in work]
+        with Segment(self, cell, R.THROUGHPUT) as seg, self.ticker.watch(progress, n * cell.tuner.trials):
             if mode == "baseline":
                 out = self._one_after_another(cell.tuner, work, seg.left)
             else:

@@ -17,7 +17,7 @@ from harness.cells import Cell, GridPoint, grid, grid_cells
 from harness.device.gpu import visible_gpus
 from harness.experiments.comparison import Comparison, Segment, check_measured, median_std
 from harness.jobs import Share, TaskInfo, TuneResult
-from harness.layout import SERVERS
+from harness.layout import PROGRESS, SERVERS, client_dir
 from harness.slicetune.clients import ClientSetup, tune_sharded
 from harness.slicetune.servers import ServerPool
 
@@ -28,6 +28,7 @@ class TuningTime(Comparison):
     def __init__(self, cfg, progress=None):
         super().__init__(cfg, progress)
         self.cells = grid_cells(cfg, [p for p in grid(cfg) if self._possible(p)])
+        self._tasks: list[TaskInfo] | None = None
 
     def gpus_needed(self) -> int:
         return max((p.gpus for p in self.cells.values()), default=1)
@@ -40,37 +41,39 @@ class TuningTime(Comparison):
         return True
 
     def _run(self):
-        todo = self.pending(list(self.cells), R.TUNING_TIME)
-        self.total(len(todo))
-        slicetune = any(self.cells[c].mode == "slicetune" for c in todo)
-        if slicetune:
-            self.step(f"list the tuning tasks of {self.cfg.model.name}")
-        tasks = self.jobs.tasks() if slicetune else []
-        for cell in todo:
-            self.run_cell(cell, self.cells[cell], tasks)
-            self.advance()
+        self.run_cells(self.cells, R.TUNING_TIME)
         return self.summary
 
-    def _tune(self, cell: Cell, p: GridPoint, tasks: list[TaskInfo], left: float | None):
+    def tasks(self) -> list[TaskInfo]:
+        if self._tasks is None:
+            self.step(f"list the tuning tasks of {self.cfg.model.name}")
+            self._tasks = self.jobs.tasks()
+        return self._tasks
+
+    def _tune(self, cell: Cell, p: GridPoint, left: float | None):
         """(each client's result, the database directories to compile from)"""
         cfg = self.cfg
         if p.mode == "baseline":
             work = os.path.join(cell.work_dir, "tune")
-            return [self.jobs.tune(cfg.model, cell.tuner, work, self.jobs.whole, left)], [work]
+            with self.ticker.watch([os.path.join(work, PROGRESS)], cell.tuner.trials):
+                return [self.jobs.tune(cfg.model, cell.tuner, work, self.jobs.whole, left)], [work]
         shares = [Share(cfg.platform.name, p.server_share)] * (p.servers * p.gpus)
-        setup = ClientSetup(cfg.model, cell.tuner, cfg.platform.name, cfg.slicetune.split, cfg.builder_timeout_s(),
-                            self.jobs.mps_dir)
+        timeout = self.jobs.builder_timeout_s()
+        setup = ClientSetup(cfg.model, cell.tuner, cfg.platform.name, cfg.slicetune.split, timeout,
+                            self.jobs.mps_dir, cfg.tuning_stall_s(timeout))
+        progress = [os.path.join(client_dir(cell.work_dir, i), PROGRESS) for i in range(p.clients)]
         with ServerPool(shares, os.path.join(cell.work_dir, SERVERS), cfg.platform.mps_dir,
-                        devices=list(range(p.gpus)), gpu_uuids=self.jobs.gpu_uuids, wait=False) as pool:
-            res = tune_sharded(setup, tasks, pool, p.clients, cell.work_dir, deadline_s=left)
+                        devices=list(range(p.gpus)), gpu_uuids=self.jobs.gpu_uuids, wait=False) as pool, \
+                self.ticker.watch(progress, cell.tuner.trials):
+            res = tune_sharded(setup, self.tasks(), pool, p.clients, cell.work_dir, deadline_s=left)
         return res.clients, res.client_dirs
 
-    def run_cell(self, cell: Cell, p: GridPoint, tasks: list[TaskInfo]) -> None:
+    def run_cell(self, cell: Cell, p: GridPoint) -> None:
         if self.out_of_time(cell.id):
             return
-        self.step(f"tuning_time {self.cfg.model.name}: {p.label}")
+        self.step(f"tuning_time {self.cfg.model.name}: {p.label}", cell.work_dir)
         with Segment(self, cell, R.TUNING_TIME) as seg:
-            clients, db_dirs = self._tune(cell, p, tasks, seg.left)
+            clients, db_dirs = self._tune(cell, p, seg.left)
         seg.done(all(r.complete for r in clients))
         if seg.complete:
             self._record(cell, p, clients, db_dirs, seg)
@@ -84,7 +87,7 @@ class TuningTime(Comparison):
         row = R.TuningTimeRow(
             cell.id, str(p.mode), p.clients, p.servers, p.server_share, p.gpus, str(cfg.slicetune.split), trials,
             valid, sum(len(r.tasks) for r in clients), state.wall_s, max(r.wall_s for r in clients),
-            trials / state.wall_s, state.segments, med, std, inf.grant.units)
+            trials / state.wall_s, state.segments, med, std, inf.grant.units, self.jobs.builder_timeout_s())
         self.save(R.TUNING_TIME, [R.flatten(self.context(inf.grant.device, inf.tvm_version, cell.tuner), row)],
                   cell.id)
         self.finish(cell, clients)

@@ -102,7 +102,7 @@ class ServerPool:
     def start(self) -> ServerPool:
         os.makedirs(self.log_dir, exist_ok=True)
         self.port = free_port(self.host)
-        argv = [sys.executable, "-m", "tvm.exec.rpc_tracker", "--host", self.host, "--port", str(self.port),
+        argv = [sys.executable, "-m", "harness.worker.rpc_tracker", "--host", self.host, "--port", str(self.port),
                 "--port-end", str(self.port + 1)]
         self._tracker = spawn(argv, None, os.path.join(self.log_dir, "tracker.log"))
         for i in range(len(self.specs)):
@@ -112,12 +112,12 @@ class ServerPool:
         return self
 
     def registered(self) -> dict[str, int]:
-        """Free servers per key, as the tracker sees them."""
+        """Servers connected to the tracker, per key (busy ones included), as the tracker sees them."""
         try:
-            queue = tracker.summary(self.host, self.port).get("queue_info", {})
+            info = tracker.summary(self.host, self.port).get("server_info", [])
         except OSError:
             return {}
-        return {k: int(v.get("free", 0)) for k, v in queue.items()}
+        return dict(Counter(i["key"].split(":", 1)[1] for i in info if str(i.get("key", "")).startswith("server:")))
 
     def wait_registered(self) -> None:
         want = Counter(s.key for s in self.specs)

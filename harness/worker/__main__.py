@@ -7,27 +7,20 @@ atomically.
 
 from __future__ import annotations
 
-import os
-import signal
 import sys
 
 from harness.jobs import KINDS
 from harness.records import read_json, write_json
+from harness.worker.group import die_with_group
 from harness.worker import compile as compile_step
-from harness.worker import infer, tasks, tune
+from harness.worker import infer, probe, tasks, tune
 
-RUNS = {"tasks": tasks.run, "tune": tune.run, "compile": compile_step.run, "infer": infer.run}
-
-
-def _die_with_group(signum, frame):  # noqa: ARG001
-    # this process leads its own process group: take MetaSchedule's pool workers with it
-    os.killpg(0, signal.SIGKILL)
+RUNS = {"probe": probe.run, "tasks": tasks.run, "tune": tune.run, "compile": compile_step.run, "infer": infer.run}
 
 
 def main(argv: list[str]) -> int:
     kind, job_path, result_path = argv
-    signal.signal(signal.SIGTERM, _die_with_group)
-    signal.signal(signal.SIGINT, _die_with_group)
+    die_with_group()
     write_json(result_path, RUNS[kind](read_json(job_path, KINDS[kind][0])))
     return 0
 

@@ -19,6 +19,8 @@ import sys
 import time
 import types
 
+from harness.worker.group import die_with_group
+
 
 class _Fd:
     def __init__(self, fd: int):
@@ -83,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tracker", required=True, help="host:port of the RPC tracker")
     ap.add_argument("--key", required=True, help="the key the server registers under")
     args = ap.parse_args(argv)
+    die_with_group()
     from tvm import rpc
 
     host, port = args.tracker.rsplit(":", 1)

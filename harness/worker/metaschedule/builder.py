@@ -12,7 +12,7 @@ from tvm.s_tir.meta_schedule.builder.local_builder import _serialize_params, _wo
 from tvm.support.popen_pool import PopenPoolExecutor, StatusKind
 
 
-def _warm_worker() -> None:
+def warm_worker() -> None:
     # the default build function imports this on first use
     import tvm.s_tir.tensor_intrin  # noqa: F401
 
@@ -28,7 +28,7 @@ class PersistentBuilder(PyBuilder):
     def __init__(self, workers: int, timeout_s: float):
         super().__init__()
         self.timeout_s = timeout_s
-        self.pool = PopenPoolExecutor(max_workers=workers, timeout=timeout_s, initializer=_warm_worker)
+        self.pool = PopenPoolExecutor(max_workers=workers, timeout=timeout_s, initializer=warm_worker)
         for _ in range(workers):  # start every worker now: they warm up while the tasks are extracted
             self.pool.submit(_noop)
 

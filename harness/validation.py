@@ -1,0 +1,139 @@
+"""Every check of a sweep's configuration, in one place: choices (for configs built by hand;
+Hydra's are checked at compose time by their enums) and ranges. Touches nothing on disk or device
+except opening a user's ONNX file."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import typing
+from enum import Enum
+
+from harness.config import ConfigError, Experiment, ModelConf, SweepConf, TunerConf
+from harness.zoo import BUILTIN
+
+
+def _allowed(what: str, value, allowed) -> ConfigError:
+    return ConfigError(f"{what}={value!r} is not allowed; choose one of: {', '.join(map(str, allowed))}")
+
+
+def _check_choices(obj, prefix: str = "") -> None:
+    """Every enum-typed field of `obj` (and of nested records) holds one of its members."""
+    hints = typing.get_type_hints(type(obj))
+    for f in dataclasses.fields(obj):
+        value, tp, what = getattr(obj, f.name), hints[f.name], prefix + f.name
+        if dataclasses.is_dataclass(value):
+            _check_choices(value, what + ".")
+            continue
+        many = typing.get_origin(tp) is list
+        kind = typing.get_args(tp)[0] if many else tp
+        if isinstance(kind, type) and issubclass(kind, Enum):
+            for v in (value if many else [value]):
+                if v not in {m.value for m in kind}:
+                    raise _allowed(what + (" entry" if many else ""), str(v) if isinstance(v, Enum) else v, list(kind))
+
+
+def _number(what: str, value, low: float = 0, strict: bool = True, high: float | None = None) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    ok = ok and (value > low if strict else value >= low) and (high is None or value <= high)
+    if not ok:
+        rng = f"{'>' if strict else '>='} {low:g}" + (f" and <= {high:g}" if high is not None else "")
+        raise ConfigError(f"{what}={value!r} is not allowed; it must be a number {rng}")
+
+
+def _each(what: str, values: list, check) -> None:
+    if not values:
+        raise ConfigError(f"{what} is empty; give at least one value")
+    for v in values:
+        try:
+            check(v)
+        except ConfigError as e:
+            raise ConfigError(f"{what} has {v!r}: {str(e).split('; ', 1)[-1]}") from None
+
+
+def _share(v) -> None:
+    _number("share", v, high=100)
+
+
+def _count(v) -> None:
+    if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+        raise ConfigError(f"{v!r} is not allowed; it must be an integer >= 1")
+
+
+def _builtin(m) -> None:
+    if m not in BUILTIN:
+        raise _allowed("model", m, BUILTIN)
+
+
+def _check_onnx(path: str | None) -> None:
+    """The file is there, readable, and an ONNX model with a graph (opened here, before any work)."""
+    if not path:
+        raise ConfigError("model=onnx needs model.path=<file.onnx>")
+    if not os.path.isfile(path) or not os.access(path, os.R_OK):
+        raise ConfigError(f"model.path={path!r} is not a readable file")
+    try:
+        import onnx
+    except ImportError as e:
+        raise ConfigError("model=onnx needs the onnx package: pip install -e '.[onnx]'") from e
+    try:
+        proto = onnx.load(path)
+        onnx.checker.check_model(proto)
+    except Exception as e:  # noqa: BLE001 - protobuf and the checker raise several kinds
+        raise ConfigError(f"model.path={path!r} is not a valid ONNX model: {str(e).splitlines()[0][:200]}") from None
+    if not proto.graph.node:
+        raise ConfigError(f"model.path={path!r} is not an ONNX model: it has no graph (an empty or foreign file)")
+
+
+def _check_model(m: ModelConf) -> None:
+    _number("model.batch", m.batch)
+    if m.input_size is not None:
+        _number("model.input_size", m.input_size)
+    if m.name == "onnx":
+        _check_onnx(m.path)
+
+
+def _check_tuner(t: TunerConf) -> None:
+    for what in ("trials", "trials_per_round", "runner_timeout_s", "population", "genetic_iters"):
+        _number(f"tuner.{what}", getattr(t, what))
+    for what in ("max_trials_per_task", "builder_timeout_s"):
+        if getattr(t, what) is not None:
+            _number(f"tuner.{what}", getattr(t, what))
+    _number("tuner.builder_workers", t.builder_workers, strict=False)
+
+
+def _check_ranges(cfg: SweepConf) -> None:
+    if cfg.name is not None and not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", cfg.name):
+        raise ConfigError(f"name={cfg.name!r} is not allowed; use letters, digits, '_', '-' and '.' (a directory name)")
+    _check_model(cfg.model)
+    _check_tuner(cfg.tuner)
+    _number("parallel_tuning", cfg.parallel_tuning)
+    _number("job_timeout_s", cfg.job_timeout_s)
+    for what in ("tune_deadline_s", "stall_timeout_s"):
+        if getattr(cfg, what) is not None:
+            _number(what, getattr(cfg, what))
+    i = cfg.infer
+    _number("infer.number", i.number)
+    _number("infer.repeats", i.repeats)
+    _number("infer.warmup", i.warmup, strict=False)
+    _number("infer.min_repeat_ms", i.min_repeat_ms, strict=False)
+    _each("tune_shares", cfg.tune_shares, _share)
+    _each("infer_shares", cfg.infer_shares, _share)
+    st = cfg.slicetune
+    for what in ("clients", "servers", "gpus"):
+        _each(f"slicetune.{what}", getattr(st, what), _count)
+    _each("slicetune.server_shares", st.server_shares, lambda v: _number("share", v, strict=False, high=100))
+    _each("slicetune.builders", st.builders, lambda v: None)
+    if cfg.platform.name == "cpu" and cfg.experiment in (Experiment.tuning_time, Experiment.scaling) \
+            and 1 not in st.gpus:
+        raise ConfigError(f"slicetune.gpus={list(st.gpus)} is not allowed on platform=cpu: the CPU is one device, "
+                          "so only 1 can run")
+    if cfg.experiment == Experiment.throughput:
+        _each("throughput.models", cfg.throughput.models, _builtin)
+        _each("throughput.modes", cfg.throughput.modes, lambda v: None)
+
+
+def validate(cfg: SweepConf) -> None:
+    """Raise ConfigError naming the first bad value; touches nothing on disk or device."""
+    _check_choices(cfg)
+    _check_ranges(cfg)

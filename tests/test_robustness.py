@@ -1,0 +1,183 @@
+"""A sweep survives a failing cell, a hung worker, a dead server, a second sweep and a damaged
+result file, and leaves nothing behind however it ends (real workers, servers and sweeps)."""
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+from harness import results as R
+from harness.cells import plan
+from harness.config import InferConf, ModelConf, SweepConf, TunerConf
+from harness.device.proc import Deadline, JobTimeout, run_job
+from harness.experiments import run_sweep
+from harness.experiments.ticker import Ticker, read_progress
+from harness.jobs import Placement, Progress, RoundRecord, Share, TasksJob
+from harness.layout import PROGRESS, Step
+from harness.records import write_json
+from harness.sweep import report
+from tests.conftest import ROOT
+
+
+def conf(tmp_path, **kw) -> SweepConf:
+    return SweepConf(name="robust", model=ModelConf(name="tiny_mlp"), tuner=TunerConf(trials=4, trials_per_round=4),
+                     infer=InferConf(warmup=1, number=5, repeats=3), results_dir=str(tmp_path / "results"),
+                     runs_dir=str(tmp_path / "runs"), **kw)
+
+
+# -- result files
+
+def test_damaged_rows_are_not_trusted(tmp_path, caplog):
+    path = tmp_path / "inference.csv"
+    path.write_text("cell_id,latency_ms\na,1.0\nb,2.0\nc,3.\x000\nd,4.0,extra\ne")
+    with caplog.at_level(logging.WARNING, logger="harness"):
+        assert R.done_cells(str(path)) == {"a", "b"}  # c: NUL byte, d: too long, e: cut short
+    assert str(path) in caplog.text and "malformed" in caplog.text
+    R.write_rows(str(path), [{"cell_id": "e", "latency_ms": 5.0}], replace_cells={"e"})
+    assert [r["cell_id"] for r in R.read_rows(str(path))] == ["a", "b", "e"]
+
+
+def test_a_foreign_file_is_named_and_left_alone(tmp_path):
+    path = tmp_path / "tuning.csv"
+    path.write_text("x,y\n1,2\n")
+    with pytest.raises(R.ResultFileError, match="no cell_id column"):
+        R.done_cells(str(path))
+    assert path.read_text() == "x,y\n1,2\n"
+
+
+# -- deadlines and progress
+
+def test_stalled_job_deadline(tmp_path):
+    watch = tmp_path / "progress.json"
+    d = Deadline(watch=str(watch), stall_s=5)
+    assert d.passed(time.time()) is None
+    assert "no progress" in d.passed(time.time() - 10)
+    watch.write_text("{}")
+    assert d.passed(time.time() - 10) is None  # it just changed
+    assert "longer than 1 s" in Deadline(total_s=1).passed(time.time() - 2)
+
+
+def test_hung_worker_is_ended_at_its_deadline(tmp_path):
+    job = TasksJob(Placement("cpu", 100), ModelConf(name="resnet50"))  # far longer than 2 s
+    before = set(psutil.Process().children(recursive=True))
+    t0 = time.time()
+    with pytest.raises(JobTimeout, match="longer than 2 s"):
+        run_job("tasks", job, Step(str(tmp_path), "tasks"), Share("cpu", 100), deadline=Deadline(total_s=2))
+    assert time.time() - t0 < 30
+    assert not set(psutil.Process().children(recursive=True)) - before
+    assert not (tmp_path / "tasks.tmp").exists()
+
+
+def test_progress_inside_a_cell(tmp_path):
+    paths = [str(tmp_path / f"c{i}" / PROGRESS) for i in range(2)]
+    for i, p in enumerate(paths):
+        os.makedirs(os.path.dirname(p))
+        rounds = [RoundRecord(0, f"task{i}", 1.0, 4 * (i + 1), 4, 4, 1.0, None)]
+        write_json(p, Progress(trials_done=4 * (i + 1), rounds=rounds))
+    assert read_progress(paths) == (12, "task1")
+    ticker = Ticker(None)
+    with ticker.watch(paths, 16):
+        assert ticker.line().startswith("12/16 trials, 0.00/s, task")
+    assert ticker.line() is None
+
+
+def test_a_segment_cut_short_still_counts(tmp_path):
+    from harness.experiments.comparison import CellState, Segment
+    from harness.experiments.throughput import Throughput
+
+    exp = Throughput(conf(tmp_path, experiment="throughput"))
+    cell = next(iter(exp.cells))
+    os.makedirs(cell.work_dir)
+    write_json(os.path.join(cell.work_dir, "cell.state.json"), CellState(10.0, 1, open_since=100.0, last_seen=160.0))
+    seg = Segment(exp, cell, R.THROUGHPUT)
+    assert (seg.state.wall_s, seg.state.segments, seg.state.open_since) == (70.0, 2, None)
+    with seg:
+        time.sleep(0.2)
+    assert seg.state.segments == 3 and 70.2 <= seg.state.wall_s < 75
+
+
+# -- whole sweeps
+
+@pytest.mark.slow
+def test_a_failing_cell_does_not_end_the_sweep(tmp_path):
+    cfg = conf(tmp_path, tune_shares=[50, 100], infer_shares=[100], untuned=False)
+    bad = next(c for c in plan(cfg).tune if c.share.pct == 50)
+    os.makedirs(bad.work_dir)
+    for f in ("database_tuning_record.json", "database_workload.json"):  # a damaged database
+        (tmp_path / bad.work_dir / f).write_text("not json")
+    write_json(os.path.join(bad.work_dir, PROGRESS), Progress())
+    summary = run_sweep(cfg)
+    assert list(summary.failed) == [bad.id] and "tune job" in summary.failed[bad.id]
+    out = tmp_path / "results" / "cpu" / "robust"
+    (fail,) = R.read_rows(str(out / R.FAILURES))
+    assert fail["cell_id"] == bad.id and fail["log"].endswith("tune.log") and os.path.exists(fail["log"])
+    assert {r["tune_share"] for r in R.read_rows(str(out / R.INFERENCE))} == {"100.0"}  # the other cell went on
+    assert report(cfg, summary) == 1
+
+    # a row cut short is measured again (the failing cell still fails)
+    text = (out / R.INFERENCE).read_text()
+    (out / R.INFERENCE).write_text(text[: text.rindex(",")])
+    again = run_sweep(cfg)
+    assert [c for c in again.ran if "@infer" in c] and list(again.failed) == [bad.id]
+    assert len(R.read_rows(str(out / R.INFERENCE))) == 3
+
+
+def smoke_cli(tmp_path, *extra):
+    return [sys.executable, "-m", "harness.sweep", "+exp=smoke", "tuner.trials=8", "infer.repeats=3",
+            f"results_dir={tmp_path / 'results'}", f"runs_dir={tmp_path / 'runs'}", *extra]
+
+
+@pytest.mark.slow
+def test_two_sweeps_on_one_directory_tune_each_cell_once(tmp_path):
+    procs = [subprocess.Popen(smoke_cli(tmp_path), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=600)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    out = tmp_path / "results" / "cpu" / "smoke"
+    (row,) = R.read_rows(str(out / R.TUNING))
+    records = tmp_path / "runs" / "cpu" / "smoke" / row["cell_id"] / "database_tuning_record.json"
+    assert len(records.read_text().splitlines()) == int(row["trials_done"]) == 8
+    inf = R.read_rows(str(out / R.INFERENCE))
+    assert len(inf) == 2 * 3 and len({r["cell_id"] for r in inf}) == 2
+
+
+@pytest.mark.slow
+def test_kill9_of_the_sweep_leaves_no_process(tmp_path):
+    cmd = [sys.executable, "-m", "harness.sweep", "+exp=quick_tuning_time", "model=tiny_mlp", "tuner.trials=64",
+           "tuner.trials_per_round=4", "slicetune.baseline=false", "slicetune.servers=[2]",
+           "slicetune.builders=[persistent]", f"results_dir={tmp_path / 'results'}", f"runs_dir={tmp_path / 'runs'}"]
+    p = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    family: list[psutil.Process] = []
+    while time.time() < deadline:  # the pool is up and both clients are tuning
+        family = psutil.Process(p.pid).children(recursive=True)
+        cmds = [" ".join(c.cmdline()) for c in family if c.is_running()]
+        if sum("rpc_server" in c for c in cmds) >= 2 and sum("worker tune" in c for c in cmds) >= 2:
+            break
+        time.sleep(0.5)
+    else:
+        pytest.fail("the Slice-Tune cell never started")
+    time.sleep(3)
+    family = psutil.Process(p.pid).children(recursive=True)
+    p.send_signal(signal.SIGKILL)
+    p.wait(10)
+    gone, alive = psutil.wait_procs(family, timeout=20)
+    assert not alive, [" ".join(a.cmdline()) for a in alive]
+
+
+def test_builder_startup_is_measured(tmp_path, monkeypatch):
+    from harness.experiments import jobs
+
+    monkeypatch.setattr(jobs, "CACHE_DIR", str(tmp_path))
+    j = jobs.Jobs(conf(tmp_path))
+    timeout = j.builder_timeout_s()
+    (result,) = [f for f in os.listdir(tmp_path) if f.endswith(".result.json")]
+    startup = json.load(open(tmp_path / result))["startup_s"]
+    assert startup > 0.5 and timeout == pytest.approx(30.0 + startup, abs=0.1)
+    assert jobs.Jobs(conf(tmp_path)).builder_timeout_s() == timeout  # kept for this machine
