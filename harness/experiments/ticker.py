@@ -33,6 +33,7 @@ class Ticker:
         self.bar, self.interval_s = bar, interval_s
         self._watched: tuple[list[str], int, float, int] | None = None
         self._stop = threading.Event()
+        self._lock = threading.Lock()  # a line is never shown after its watch ended
         self._thread = threading.Thread(target=self._loop, name="ticker", daemon=True)
 
     @contextmanager
@@ -42,9 +43,10 @@ class Ticker:
         try:
             yield
         finally:
-            self._watched = None
-            if self.bar is not None:
-                self.bar.set_postfix_str("")
+            with self._lock:
+                self._watched = None
+                if self.bar is not None:
+                    self.bar.set_postfix_str("")
 
     def line(self) -> str | None:
         w = self._watched
@@ -57,9 +59,10 @@ class Ticker:
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval_s):
-            text = self.line()
-            if text is not None and self.bar is not None:
-                self.bar.set_postfix_str(text)
+            with self._lock:
+                text = self.line()
+                if text is not None and self.bar is not None:
+                    self.bar.set_postfix_str(text)
 
     def __enter__(self) -> Ticker:
         if self.bar is not None:
