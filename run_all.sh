@@ -22,7 +22,7 @@ profiles (expected run time):
                    trials: stock and persistent-builder baselines against K=2 clients on S=2
                    servers, both builders); throughput (tiny_mlp and tiny_cnn, 32 trials each,
                    one after another vs at once); scaling (the GPUs present; on cpu one point).
-                   All of it in under 20 minutes on 2 CPU cores (see README for measured times)
+                   About 40 minutes on 2 CPU cores, install included (README: measured times)
   --full           the paper's matrix: resnet50 and mobilenet_v2, 5 tune x 5 inference shares,
                    2000 trials per tuning run: days on 2 CPU cores; on an H200 host a round of
                    16 resnet50 candidates took ~13 s, i.e. ~30 min per tuning run and ~5 hours

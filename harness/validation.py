@@ -49,7 +49,8 @@ def _each(what: str, values: list, check) -> None:
         try:
             check(v)
         except ConfigError as e:
-            raise ConfigError(f"{what} has {v!r}: {str(e).split('; ', 1)[-1]}") from None
+            shown = repr(v.value if isinstance(v, Enum) else v)
+            raise ConfigError(f"{what} has {shown}: {str(e).split('; ', 1)[-1]}") from None
 
 
 def _share(v) -> None:

@@ -71,6 +71,8 @@ class TuningTime(Comparison):
     def run_cell(self, cell: Cell, p: GridPoint) -> None:
         if self.out_of_time(cell.id):
             return
+        if p.mode == "slicetune":
+            self.tasks()  # listed once, before the cell's own step shows
         self.step(f"tuning_time {self.cfg.model.name}: {p.label}", cell.work_dir)
         with Segment(self, cell, R.TUNING_TIME) as seg:
             clients, db_dirs = self._tune(cell, p, seg.left)
