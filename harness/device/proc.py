@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from harness.device.share import launch_for
 from harness.jobs import KINDS, Share
-from harness.layout import Step
+from harness.layout import PROGRESS, Step
 from harness.records import read_json, write_json
 
 _PR_SET_PDEATHSIG = 1
@@ -39,6 +39,11 @@ class Deadline:
     total_s: float | None = None
     watch: str | None = None
     stall_s: float | None = None
+
+    @classmethod
+    def stalled(cls, work_dir: str, stall_s: float | None) -> Deadline:
+        """For a tuning job in `work_dir`: ended when its progress file stops changing."""
+        return cls(watch=os.path.join(work_dir, PROGRESS), stall_s=stall_s)
 
     def passed(self, t0: float) -> str | None:
         now = time.time()

@@ -16,9 +16,8 @@ from harness.device.proc import Deadline, run_job
 from harness.device.share import available_cores
 from harness.jobs import (Artifact, CompileJob, InferItem, InferJob, InferResult, Placement, ProbeJob, ProbeResult,
                           Share, TaskInfo, TaskList, TasksJob, TuneJob, TuneResult)
-from harness.layout import PROGRESS, Step, compile_step, finished, tune_step
+from harness.layout import Step, compile_step, finished, tune_step
 from harness.records import read_json
-
 
 PROBE_MAX_AGE_S = 6 * 3600.0
 CACHE_DIR = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "slicetune")
@@ -73,8 +72,7 @@ class Jobs:
 
     def tuning_deadline(self, work_dir: str) -> Deadline:
         """A tuning job is ended when it finishes no round for too long."""
-        stall = self.cfg.tuning_stall_s(self.builder_timeout_s())
-        return Deadline(watch=os.path.join(work_dir, PROGRESS), stall_s=stall)
+        return Deadline.stalled(work_dir, self.cfg.tuning_stall_s(self.builder_timeout_s()))
 
     def tune(self, model: ModelConf, tuner: TunerConf, work_dir: str, share: Share, deadline_s: float | None,
              cores: list[int] | None = None, threads: int = 0, compile: bool = False) -> TuneResult:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ from harness.config import ModelConf, Platform, TunerConf
 from harness.device.proc import Deadline, run_job, together
 from harness.device.share import split_cores
 from harness.jobs import Placement, RPCTarget, Share, TaskInfo, TuneJob, TuneResult
-from harness.layout import PROGRESS, client_dir, finished, tune_step
+from harness.layout import client_dir, finished, tune_step
 from harness.slicetune.servers import PoolError, ServerPool
 from harness.slicetune.shard import split, split_budget
 
@@ -100,8 +99,8 @@ def tune_sharded(setup: ClientSetup, tasks: list[TaskInfo], pool: ServerPool, cl
         job = TuneJob(place=Placement(setup.platform, 100.0), model=setup.model, work_dir=dirs[i],
                       builder_timeout_s=setup.builder_timeout_s, search_threads=threads, tasks=shards[i], rpc=rpc,
                       compile=False, deadline_s=deadline_s, tuner=dataclasses.replace(tuner, trials=budgets[i]))
-        deadline = Deadline(watch=os.path.join(dirs[i], PROGRESS), stall_s=setup.stall_s)
-        results[i] = run_job("tune", job, tune_step(dirs[i]), share, setup.mps_dir, deadline=deadline)
+        results[i] = run_job("tune", job, tune_step(dirs[i]), share, setup.mps_dir,
+                             deadline=Deadline.stalled(dirs[i], setup.stall_s))
 
     t0 = time.perf_counter()
     # clients start up (TVM import, task extraction, builder warm-up) while the servers register
