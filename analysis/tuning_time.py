@@ -8,7 +8,7 @@ import pandas as pd
 from analysis.load import Experiment, read_timeline, variants
 from analysis.provenance import caption, commit_note, depth, machine, tag
 from analysis.timelines import side_by_side_timelines
-from harness.results import TUNING_TIME
+from harness.results import CURVES, TUNING_TIME
 
 
 def config_label(r) -> str:
@@ -85,6 +85,44 @@ def compared_runs(d: str, tt: pd.DataFrame) -> list:
     return out
 
 
+def time_to_quality(tt: pd.DataFrame, curves: pd.DataFrame) -> pd.Series:
+    """Per configuration (cell_id): the first time its estimated model latency reached the stock
+    baseline's final estimate (NaN where it never did, or without a stock curve)."""
+    ref = stock(tt)
+    base = curves[curves["cell_id"] == ref["cell_id"]] if ref is not None else curves.iloc[:0]
+    if not len(base):
+        return pd.Series(float("nan"), index=tt["cell_id"])
+    target = base.sort_values("t_s")["est_model_ms"].iloc[-1]
+    hit = curves[curves["est_model_ms"] <= target * (1 + 1e-9)].groupby("cell_id")["t_s"].min()
+    return hit.reindex(tt["cell_id"])
+
+
+def quality(tt: pd.DataFrame, curves: pd.DataFrame, title: str):
+    """Estimated model latency (sum of weight x best task latency) against tuning time, one line
+    per configuration; the legend gives start-up, steady trials/s and time to stock quality."""
+    labels, reach = with_commits(tt), time_to_quality(tt, curves)
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for i, r in tt.iterrows():
+        c = curves[curves["cell_id"] == r["cell_id"]].sort_values("t_s")
+        if not len(c):
+            continue
+        facts = [f"{r[k]:{f}}{u}" for k, f, u in (("startup_s", ".0f", " s start-up"),
+                                                   ("steady_trials_per_s", ".2f", " trials/s steady"))
+                 if k in r and pd.notna(r[k])]
+        t = reach.get(r["cell_id"])
+        facts.append(f"stock quality at {t:.0f} s" if pd.notna(t) else "stock quality not reached")
+        ax.step(c["t_s"], c["est_model_ms"], where="post", label=f"{labels[i]}: {', '.join(facts)}")
+    ref = stock(tt)
+    if ref is not None and reach.notna().any():
+        ax.axhline(curves[curves["cell_id"] == ref["cell_id"]]["est_model_ms"].min(), color="k", ls=":", lw=0.8)
+    ax.set_xlabel("tuning time (s, the cell's clock)")
+    ax.set_ylabel("estimated model latency (ms)")
+    ax.legend(fontsize=6.5, loc="upper right")
+    fig.suptitle(caption(title, commit_note(tt, tagged=True)), fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 def per_configuration(x: Experiment, save, chart) -> None:
     """Per model and trial budget (the builder is a configuration, not a setting): `chart` of
     its rows, and the timelines of the baseline and the fastest Slice-Tune run side by side."""
@@ -95,6 +133,10 @@ def per_configuration(x: Experiment, save, chart) -> None:
         name, on = f"{x.exp}_{model}_b{batch}{suffix}", machine(g)
         head = f"{x.exp}: {model} (batch {batch}) on {on}, {g['trials'].iloc[0]} trials per configuration"
         save(chart(g, caption(head, depth(g))), f"{name}.png")
+        curves = x.rows(CURVES)
+        mine = None if curves is None else curves[curves["cell_id"].isin(g["cell_id"])]
+        if mine is not None and len(mine):
+            save(quality(g, mine, caption(head, depth(g))), f"{name}_quality.png")
         runs = compared_runs(x.d, g)
         if runs:
             save(side_by_side_timelines(runs, caption(f"{x.exp}: {model} on {on}: where the time goes", depth(g))),

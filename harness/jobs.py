@@ -52,11 +52,13 @@ class TasksJob:
 
     place: Placement
     model: ModelConf
+    modules: str | None = None  # also save every task's module here (TVM JSON), for tuning jobs
 
 
 @dataclass
 class TaskList:
     tasks: list[TaskInfo]
+    modules: str | None = None  # the saved task modules, if asked for
 
 
 @dataclass
@@ -79,6 +81,7 @@ class TuneJob:
     builder_timeout_s: float  # resolved: tuner's, else the platform's
     search_threads: int = 0  # cuda: search threads (0: all cores); cpu: the share's cores
     tasks: list[str] | None = None  # tune only these tasks (a shard); None: all
+    task_modules: str | None = None  # the tasks as listed once for the sweep (no model load, no extraction)
     rpc: RPCTarget | None = None  # None: measure with a local runner on this process's share
     compile: bool = True  # also compile the model from the database into work_dir/model.so
     deadline_s: float | None = None  # stop after this long (at a round's end); the next run continues
@@ -105,6 +108,7 @@ class RoundRecord:
     valid: int
     round_best_ms: float | None
     est_model_ms: float | None  # sum of weight x best-so-far over tasks; None until all measured
+    at: float | None = None  # epoch at the round's end, so several clients' rounds line up
 
 
 @dataclass
@@ -115,6 +119,7 @@ class Span:
     phase: str  # search | build | measure | database | cost_model
     start: float
     end: float
+    cpu_s: float | None = None  # CPU seconds of the tuning process and its children (builder workers) meanwhile
 
 
 @dataclass

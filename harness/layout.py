@@ -42,6 +42,11 @@ class Step:
         return os.path.join(self.dir, f"{self.name}.result.json")
 
     @property
+    def modules(self) -> str:
+        """A task-listing step's task modules (TVM JSON), handed to tuning clients."""
+        return os.path.join(self.dir, f"{self.name}.modules.json")
+
+    @property
     def tmp(self) -> str:
         """The step's temporary files (TMPDIR), removed when it ends however it ends."""
         return os.path.join(self.dir, f"{self.name}.tmp")

@@ -24,6 +24,8 @@ TASKS = "tasks.csv"  # one row per (tuning run, task)
 INFERENCE = "inference.csv"  # one row per measured repeat
 TUNING_TIME = "tuning_time.csv"  # one row per tuning configuration (+exp=tuning_time)
 THROUGHPUT = "throughput.csv"  # one row per (set of jobs, job) (+exp=throughput)
+CURVES = "tuning_curves.csv"  # one row per (configuration, round end): estimated model latency vs time
+PHASE_USE = "phase_use.csv"  # one row per (configuration, phase): client-seconds and CPU-seconds
 FAILURES = "failures.csv"  # one row per cell whose last attempt failed (removed when it succeeds)
 TIMELINES = "timelines"  # <cell>.csv.gz: utilisation samples; <cell>.spans.csv.gz: phase spans
 
@@ -153,6 +155,19 @@ class TuningTimeRow:
     latency_std_ms: float
     infer_units: int
     builder_timeout_s: float | None = None  # the configured one + the builder workers' measured start-up
+    # harness.metrics.RunMetrics
+    startup_s: float | None = None
+    steady_trials_per_s: float | None = None
+    cpu_s_per_trial: float | None = None
+    gpu_busy_pct: float | None = None
+    est_final_ms: float | None = None
+
+
+@dataclass
+class CellRef:
+    """The leading column of rows that add a record of harness.metrics to a configuration."""
+
+    cell_id: str
 
 
 @dataclass

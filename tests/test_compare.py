@@ -74,6 +74,12 @@ def test_tuning_time_baseline_and_slicetune(tmp_path):
         assert r["builder"] == "persistent" and r["exp"] == "tuning_time"
         assert 0 < int(r["valid_trials"]) <= int(r["trials_done"])
     assert int(base["n_tasks"]) == int(st["n_tasks"])  # the shards cover the model's tasks
+    for r in rows.values():  # harness.metrics on every row, its curve and phase use beside it
+        assert 0 < float(r["startup_s"]) < float(r["wall_s"]) and float(r["cpu_s_per_trial"]) > 0
+        curve = [c for c in R.read_rows(str(out / R.CURVES)) if c["cell_id"] == r["cell_id"]]
+        assert curve and float(curve[-1]["est_model_ms"]) == pytest.approx(float(r["est_final_ms"]))
+        use = {u["phase"]: u for u in R.read_rows(str(out / R.PHASE_USE)) if u["cell_id"] == r["cell_id"]}
+        assert {"search", "build", "measure"} <= set(use) and float(use["build"]["cpu_s"]) > 0
     spans = pd.read_csv(out / "timelines" / f"{st['cell_id']}.spans.csv.gz").astype(str).to_dict("records")
     assert {r["client"] for r in spans} == {"0", "1"}
     assert os.path.exists(out / "timelines" / f"{base['cell_id']}.csv.gz")

@@ -10,7 +10,9 @@ from PIL import Image
 
 from analysis.figures import make_all
 from analysis.load import last_runs
+from analysis.tuning_time import time_to_quality
 from harness.results import (
+    CURVES,
     THROUGHPUT,
     TUNING,
     TUNING_TIME,
@@ -84,6 +86,21 @@ def test_tuning_time_comparison_and_its_timelines(tmp_path):
     figs = figures(tmp_path)
     assert sorted(figs) == ["tuning_time_tiny_cnn_b1.png", "tuning_time_tiny_cnn_b1_timelines.png"]
     assert figs["tuning_time_tiny_cnn_b1.png"] == COMPARISON_PX
+
+
+def test_time_to_quality_from_the_curves(tmp_path):
+    d = tmp_path / "cpu" / "tuning_time"
+    cells = write_configs(d, "tuning_time")
+    # est. latency over time: the stock baseline ends at 2.0 ms; k4 gets there at 30 s, k2 never
+    curves = {"c-baseline-local": [(50, 3.0), (150, 2.0)], "c-k4-persistent": [(10, 4.0), (30, 1.9)],
+              "c-k2-persistent": [(20, 2.5)], "c-baseline-persistent": [(40, 2.0)]}
+    write_rows(d, CURVES, [{**context("tuning_time"), "cell_id": c, "t_s": t, "trials_done": 16, "est_model_ms": e}
+                           for c, pts in curves.items() for t, e in pts])
+    tt = pd.read_csv(d / TUNING_TIME)
+    reach = time_to_quality(tt, pd.read_csv(d / CURVES))
+    assert reach.to_dict() == pytest.approx({"c-k2-persistent": float("nan"), "c-k4-persistent": 30.0,
+                                            "c-baseline-local": 150.0, "c-baseline-persistent": 40.0}, nan_ok=True)
+    assert "tuning_time_tiny_cnn_b1_quality.png" in figures(tmp_path) and len(cells) == 4
 
 
 def test_scaling_is_picked_by_the_exp_column_not_by_a_baseline_row(tmp_path):

@@ -47,23 +47,28 @@ def test_budget_split_keeps_the_total():
 
 @pytest.mark.slow
 def test_two_clients_two_servers_survive_a_dead_server(tmp_path):
-    """A server killed mid-run is restarted by the watchdog; the clients finish and measured for real."""
+    """A server killed mid-run is restarted by the watchdog; the clients finish and measured for real.
+    They tune the task modules listed once (their model could not even be loaded)."""
     from tvm.s_tir import meta_schedule as ms
 
     from harness.worker.compile import compile_model, merge_databases
     from harness.worker.models import load
     from harness.worker.target import make_target
-    from harness.worker.tasks import extract
+    from harness.worker.tasks import extract, save
 
     model = ModelConf(name="tiny_mlp")
     target = make_target("cpu", 1)
     extracted, infos = extract(load(model).mod, target)
+    modules = str(tmp_path / "tasks.modules.json")
+    save(extracted, infos, modules)
+    unloadable = ModelConf(name="onnx", path=str(tmp_path / "missing.onnx"))
     # wait=False: the clients start while the servers register, as in +exp=tuning_time
     with ServerPool([Share("cpu", 50), Share("cpu", 50)], str(tmp_path / "pool"), wait=False) as pool:
         box = {}
         tuner = TunerConf(trials=12, trials_per_round=2, builder_workers=1)
+        setup = ClientSetup(unloadable, tuner, task_modules=modules)
         run = threading.Thread(target=lambda: box.update(
-            r=tune_sharded(ClientSetup(model, tuner), infos, pool, clients=2, work_dir=str(tmp_path))))
+            r=tune_sharded(setup, infos, pool, clients=2, work_dir=str(tmp_path))))
         run.start()
         records = [str(tmp_path / f"client{i}" / "database_tuning_record.json") for i in range(2)]
         deadline = time.time() + 300
@@ -74,6 +79,7 @@ def test_two_clients_two_servers_survive_a_dead_server(tmp_path):
         res = box["r"]
         assert pool.ready
         assert len(res.clients) == 2 and all(c.trials_done >= 1 for c in res.clients)
+        assert sorted(t.name for c in res.clients for t in c.tasks) == sorted(i.name for i in infos)
         # measured for real through the servers (on the H200 forked sessions once failed them all)
         assert all(sum(r.valid for r in c.rounds) >= 1 for c in res.clients)
         assert sorted(n for s in res.shards for n in s) == sorted(i.name for i in infos)

@@ -23,6 +23,7 @@ class Sample:
     sm_clock_mhz: float | None = None
     gpu_procs: int | None = None
     epoch: float | None = None  # wall clock, to line samples up with phase spans
+    cpu_busy_cores: float | None = None  # cpu_util_pct x the host's logical cores: CPU-s per second
 
 
 class _NVML:
@@ -82,9 +83,11 @@ class Sampler:
                 w = csv.DictWriter(f, fieldnames=[x.name for x in fields(Sample)])
                 if self.offset is None:
                     w.writeheader()
+                cores = psutil.cpu_count() or 1
                 while not self._stop.wait(self.interval_s):
-                    s = Sample(time.perf_counter() - t0, psutil.cpu_percent(None), **(nvml.read() if nvml else {}),
-                               epoch=time.time())
+                    pct = psutil.cpu_percent(None)
+                    s = Sample(time.perf_counter() - t0, pct, **(nvml.read() if nvml else {}), epoch=time.time(),
+                               cpu_busy_cores=pct / 100 * cores)
                     w.writerow({k: ("" if v is None else round(v, 3)) for k, v in asdict(s).items()})
                     f.flush()
         finally:

@@ -37,8 +37,9 @@ class Summary:
 
 def spans_csv(clients: list[list[Span]]) -> str:
     """Phase spans of a tuning run's clients as CSV (wall clock, like the timeline's epoch)."""
-    lines = ["client,round,phase,start,end"]
-    lines += [f"{c},{s.round},{s.phase},{s.start:.3f},{s.end:.3f}" for c, spans in enumerate(clients) for s in spans]
+    lines = ["client,round,phase,start,end,cpu_s"]
+    lines += [f"{c},{s.round},{s.phase},{s.start:.3f},{s.end:.3f},{'' if s.cpu_s is None else s.cpu_s}"
+              for c, spans in enumerate(clients) for s in spans]
     return "\n".join(lines) + "\n"
 
 

@@ -14,7 +14,7 @@ import shutil
 import statistics
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from harness import results as R
 from harness.cells import Cell
@@ -35,6 +35,7 @@ class CellState:
     segments: int = 0
     open_since: float | None = None  # epoch: a segment under way (or cut short by kill -9)
     last_seen: float | None = None  # that segment's last heartbeat
+    windows: list[list[float]] = field(default_factory=list)  # [start, end] epochs of the closed segments
 
 
 class NoValidMeasurement(RuntimeError):
@@ -83,6 +84,7 @@ class Segment:
 
     def _close(self, end: float) -> None:
         self.state.wall_s += max(0.0, end - self.state.open_since)
+        self.state.windows.append([self.state.open_since, max(end, self.state.open_since)])
         self.state.segments += 1
         self.state.open_since = self.state.last_seen = None
         write_json(self.path, self.state)

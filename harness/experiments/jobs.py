@@ -15,7 +15,7 @@ from harness.device.mps import MPSDaemon, MPSDaemons, dir_for
 from harness.device.proc import Deadline, run_job
 from harness.device.share import available_cores
 from harness.jobs import (Artifact, CompileJob, InferItem, InferJob, InferResult, Placement, ProbeJob, ProbeResult,
-                          Share, TaskInfo, TaskList, TasksJob, TuneJob, TuneResult)
+                          Share, TaskList, TasksJob, TuneJob, TuneResult)
 from harness.layout import Step, compile_step, finished, tune_step
 from harness.records import read_json
 
@@ -75,14 +75,15 @@ class Jobs:
         return Deadline.stalled(work_dir, self.cfg.tuning_stall_s(self.builder_timeout_s()))
 
     def tune(self, model: ModelConf, tuner: TunerConf, work_dir: str, share: Share, deadline_s: float | None,
-             cores: list[int] | None = None, threads: int = 0, compile: bool = False) -> TuneResult:
+             cores: list[int] | None = None, threads: int = 0, compile: bool = False,
+             task_modules: str | None = None) -> TuneResult:
         """One tuning process (local runner on its share); a finished run is not redone, a paused
         one continues from its database."""
         prev = finished(work_dir, tuner.trials)
         if prev is not None and (not compile or (prev.artifact and os.path.exists(prev.artifact.path))):
             return prev
         job = TuneJob(self.place(share), model, tuner, work_dir, builder_timeout_s=self.builder_timeout_s(),
-                      search_threads=threads, compile=compile, deadline_s=deadline_s)
+                      search_threads=threads, compile=compile, deadline_s=deadline_s, task_modules=task_modules)
         return run_job("tune", job, tune_step(work_dir), share, self.mps_dir, cores, self.tuning_deadline(work_dir))
 
     def compile(self, model: ModelConf, work_dir: str, database_dirs: list[str],
@@ -101,10 +102,11 @@ class Jobs:
         art = self.compile(model, work_dir, database_dirs)
         return self.infer(model, [InferItem(cell_id, art.path, art.entry)], self.whole, Step(work_dir, "infer"))
 
-    def tasks(self) -> list[TaskInfo]:
-        """The model's tuning tasks, listed once per run directory."""
+    def tasks(self) -> TaskList:
+        """The model's tuning tasks and their saved modules, listed once per run directory (the
+        tuning clients load their shard's modules instead of extracting every task again)."""
         step = tasks_step(self.cfg)
-        if os.path.exists(step.result):
-            return read_json(step.result, TaskList).tasks
-        job = TasksJob(self.place(self.whole), self.cfg.model)
-        return run_job("tasks", job, step, self.whole, self.mps_dir, deadline=self.timeout).tasks
+        if os.path.exists(step.result) and os.path.exists(step.modules):
+            return read_json(step.result, TaskList)
+        job = TasksJob(self.place(self.whole), self.cfg.model, modules=step.modules)
+        return run_job("tasks", job, step, self.whole, self.mps_dir, deadline=self.timeout)

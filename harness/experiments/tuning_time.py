@@ -9,15 +9,18 @@ on the whole device, so quality is compared too.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 
+from harness import metrics as M
 from harness import results as R
 from harness.cells import Cell, GridPoint, grid, grid_cells
 from harness.device.gpu import visible_gpus
 from harness.experiments.comparison import Comparison, Segment, check_measured, median_std
-from harness.jobs import Share, TaskInfo, TuneResult
-from harness.layout import PROGRESS, SERVERS, client_dir
+from harness.config import Builder
+from harness.jobs import Share, TaskList, TuneResult
+from harness.layout import PROGRESS, SERVERS, TIMELINE, client_dir
 from harness.slicetune.clients import ClientSetup, tune_sharded
 from harness.slicetune.servers import ServerPool
 
@@ -28,7 +31,7 @@ class TuningTime(Comparison):
     def __init__(self, cfg, progress=None):
         super().__init__(cfg, progress)
         self.cells = grid_cells(cfg, [p for p in grid(cfg) if self._possible(p)])
-        self._tasks: list[TaskInfo] | None = None
+        self._tasks: TaskList | None = None
 
     def gpus_needed(self) -> int:
         return max((p.gpus for p in self.cells.values()), default=1)
@@ -44,7 +47,7 @@ class TuningTime(Comparison):
         self.run_cells(self.cells, R.TUNING_TIME)
         return self.summary
 
-    def tasks(self) -> list[TaskInfo]:
+    def tasks(self) -> TaskList:
         if self._tasks is None:
             self.step(f"list the tuning tasks of {self.cfg.model.name}")
             self._tasks = self.jobs.tasks()
@@ -55,23 +58,26 @@ class TuningTime(Comparison):
         cfg = self.cfg
         if p.mode == "baseline":
             work = os.path.join(cell.work_dir, "tune")
+            # stock MetaSchedule extracts its tasks itself; the best single process is handed them
+            modules = None if cell.tuner.builder == Builder.local else self.tasks().modules
             with self.ticker.watch([os.path.join(work, PROGRESS)], cell.tuner.trials):
-                return [self.jobs.tune(cfg.model, cell.tuner, work, self.jobs.whole, left)], [work]
+                res = self.jobs.tune(cfg.model, cell.tuner, work, self.jobs.whole, left, task_modules=modules)
+            return [res], [work]
         shares = [Share(cfg.platform.name, p.server_share)] * (p.servers * p.gpus)
         timeout = self.jobs.builder_timeout_s()
         setup = ClientSetup(cfg.model, cell.tuner, cfg.platform.name, cfg.slicetune.split, timeout,
-                            self.jobs.mps_dir, cfg.tuning_stall_s(timeout))
+                            self.jobs.mps_dir, cfg.tuning_stall_s(timeout), self.tasks().modules)
         progress = [os.path.join(client_dir(cell.work_dir, i), PROGRESS) for i in range(p.clients)]
         with ServerPool(shares, os.path.join(cell.work_dir, SERVERS), cfg.platform.mps_dir,
                         devices=list(range(p.gpus)), gpu_uuids=self.jobs.gpu_uuids, wait=False) as pool, \
                 self.ticker.watch(progress, cell.tuner.trials):
-            res = tune_sharded(setup, self.tasks(), pool, p.clients, cell.work_dir, deadline_s=left)
+            res = tune_sharded(setup, self.tasks().tasks, pool, p.clients, cell.work_dir, deadline_s=left)
         return res.clients, res.client_dirs
 
     def run_cell(self, cell: Cell, p: GridPoint) -> None:
         if self.out_of_time(cell.id):
             return
-        if p.mode == "slicetune":
+        if p.mode == "slicetune" or cell.tuner.builder != Builder.local:
             self.tasks()  # listed once, before the cell's own step shows
         self.step(f"tuning_time {self.cfg.model.name}: {p.label}", cell.work_dir)
         with Segment(self, cell, R.TUNING_TIME) as seg:
@@ -86,12 +92,16 @@ class TuningTime(Comparison):
         inf = self.jobs.measure(cfg.model, cell.id, cell.work_dir, db_dirs)
         med, std = median_std(inf.measured[0].latencies_ms)
         trials = sum(r.trials_done for r in clients)
+        m = M.metrics(clients, state.windows, M.read_samples(os.path.join(cell.work_dir, TIMELINE)))
         row = R.TuningTimeRow(
             cell.id, str(p.mode), p.clients, p.servers, p.server_share, p.gpus, str(cfg.slicetune.split), trials,
             valid, sum(len(r.tasks) for r in clients), state.wall_s, max(r.wall_s for r in clients),
-            trials / state.wall_s, state.segments, med, std, inf.grant.units, self.jobs.builder_timeout_s())
-        self.save(R.TUNING_TIME, [R.flatten(self.context(inf.grant.device, inf.tvm_version, cell.tuner), row)],
-                  cell.id)
+            trials / state.wall_s, state.segments, med, std, inf.grant.units, self.jobs.builder_timeout_s(),
+            **dataclasses.asdict(m))
+        ctx, ref = self.context(inf.grant.device, inf.tvm_version, cell.tuner), R.CellRef(cell.id)
+        self.save(R.CURVES, [R.flatten(ctx, ref, pt) for pt in M.curve(clients, M.Clock(state.windows))], cell.id)
+        self.save(R.PHASE_USE, [R.flatten(ctx, ref, u) for u in M.phase_use(clients)], cell.id)
+        self.save(R.TUNING_TIME, [R.flatten(ctx, row)], cell.id)
         self.finish(cell, clients)
-        log.info("%s: %d trials in %.1f s (%.2f trials/s), %.3f ms", p.label, trials, state.wall_s,
-                 trials / state.wall_s, med)
+        log.info("%s: %d trials in %.1f s (%.2f trials/s; steady %s), start-up %s s, %.3f ms", p.label, trials,
+                 state.wall_s, trials / state.wall_s, m.steady_trials_per_s, m.startup_s, med)

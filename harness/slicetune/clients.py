@@ -44,6 +44,7 @@ class ClientSetup:
     builder_timeout_s: float = 60.0
     mps_dir: str | None = None  # the daemon the clients talk to (cuda)
     stall_s: float | None = None  # a client finishing no round for this long is ended (None: never)
+    task_modules: str | None = None  # the model's tasks listed once (harness.jobs.TaskList.modules)
 
 
 class Watchdog:
@@ -98,7 +99,8 @@ def tune_sharded(setup: ClientSetup, tasks: list[TaskInfo], pool: ServerPool, cl
         rpc = RPCTarget(*pool.tracker, key, servers=sum(1 for s in pool.specs if s.key == key))
         job = TuneJob(place=Placement(setup.platform, 100.0), model=setup.model, work_dir=dirs[i],
                       builder_timeout_s=setup.builder_timeout_s, search_threads=threads, tasks=shards[i], rpc=rpc,
-                      compile=False, deadline_s=deadline_s, tuner=dataclasses.replace(tuner, trials=budgets[i]))
+                      task_modules=setup.task_modules, compile=False, deadline_s=deadline_s,
+                      tuner=dataclasses.replace(tuner, trials=budgets[i]))
         results[i] = run_job("tune", job, tune_step(dirs[i]), share, setup.mps_dir,
                              deadline=Deadline.stalled(dirs[i], setup.stall_s))
 

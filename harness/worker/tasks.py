@@ -1,11 +1,19 @@
-"""Tuning tasks of a model: the fused TIR functions MetaSchedule tunes, with FLOPs and weight."""
+"""Tuning tasks of a model: the fused TIR functions MetaSchedule tunes, with FLOPs and weight.
+
+A listing can save the task modules (TVM JSON) so that tuning jobs load their tasks instead of
+loading the model and extracting every task again (`load_saved`).
+"""
 
 from __future__ import annotations
+
+import json
+import os
 
 import tvm
 from tvm import relax
 from tvm.relax import pipeline
 from tvm.s_tir.analysis import estimate_tir_flops
+from tvm.s_tir.meta_schedule import ExtractedTask
 from tvm.s_tir.meta_schedule.relax_integration import extract_tasks
 
 from harness.jobs import TaskInfo, TaskList, TasksJob
@@ -38,6 +46,29 @@ def extract(mod, target):
     return tasks, infos
 
 
+def save(tasks, infos: list[TaskInfo], path: str) -> None:
+    entries = [{"name": i.name, "flops": i.flops, "weight": i.weight, "mod": tvm.ir.save_json(t.dispatched[0])}
+               for t, i in zip(tasks, infos)]
+    with open(path + ".tmp", "w") as f:
+        json.dump(entries, f)
+    os.replace(path + ".tmp", path)
+
+
+def load_saved(path: str, target, names: list[str] | None = None):
+    """(ExtractedTasks, TaskInfos) of the saved tasks (those in `names` only, when given), for `target`."""
+    with open(path) as f:
+        entries = [e for e in json.load(f) if names is None or e["name"] in names]
+    tasks, infos = [], []
+    for e in entries:
+        mod = tvm.ir.load_json(e["mod"])
+        tasks.append(ExtractedTask(e["name"], mod, target, [mod], e["weight"]))
+        infos.append(TaskInfo(e["name"], e["flops"], e["weight"]))
+    return tasks, infos
+
+
 def run(job: TasksJob) -> TaskList:
     g = grant(job.place)
-    return TaskList(extract(load(job.model).mod, make_target(job.place.platform, g.units, job.place.device_id))[1])
+    tasks, infos = extract(load(job.model).mod, make_target(job.place.platform, g.units, job.place.device_id))
+    if job.modules:
+        save(tasks, infos, job.modules)
+    return TaskList(infos, job.modules)

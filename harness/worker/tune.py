@@ -26,7 +26,7 @@ from harness.worker.metaschedule.probes import TimedBuilder, TimedRunner
 from harness.worker.metaschedule.recorder import Recorder
 from harness.worker.models import load
 from harness.worker.target import grant, make_target
-from harness.worker.tasks import extract
+from harness.worker.tasks import extract, load_saved
 
 
 
@@ -58,7 +58,10 @@ def _runner(job: TuneJob):
 def _contexts(job: TuneJob, progress: Progress, target, units: int):
     """The tune contexts and weights of the job's tasks (a shard's only, when it names them)."""
     t0 = time.perf_counter()
-    extracted, infos = extract(load(job.model).mod, target)
+    if job.task_modules:  # listed once for the sweep
+        extracted, infos = load_saved(job.task_modules, target, job.tasks)
+    else:
+        extracted, infos = extract(load(job.model).mod, target)
     if job.tasks is not None:
         keep = set(job.tasks)
         extracted = [e for e in extracted if e.task_name in keep]

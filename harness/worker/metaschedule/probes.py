@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 from tvm.ir.utils import derived_object
 from tvm.s_tir.meta_schedule.builder import PyBuilder
 from tvm.s_tir.meta_schedule.runner import PyRunner
+
+from harness.worker.metaschedule.recorder import clock
 
 
 @derived_object
@@ -16,7 +16,7 @@ class TimedBuilder(PyBuilder):
         self.inner, self.rec = inner, recorder
 
     def build(self, build_inputs):
-        start = time.time()
+        start = clock()
         results = self.inner.build(build_inputs)
         self.rec.built(build_inputs, results, start)
         return results
@@ -29,7 +29,7 @@ class TimedRunner(PyRunner):
         self.inner, self.rec = inner, recorder
 
     def run(self, runner_inputs):
-        start = time.time()
+        start = clock()
         futures = self.inner.run(runner_inputs)
         self.rec.sent(runner_inputs, start)
         return futures

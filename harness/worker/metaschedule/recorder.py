@@ -3,8 +3,10 @@ run's deadline stops it."""
 
 from __future__ import annotations
 
+import os
 import time
 
+import psutil
 from tvm_ffi import structural_hash
 
 from harness.jobs import Progress, RoundRecord, Span
@@ -13,6 +15,28 @@ from harness.records import write_json
 
 class OutOfTime(Exception):
     pass
+
+
+_ME = psutil.Process()
+
+
+def cpu_s() -> float:
+    """CPU seconds so far of this process (every thread) and of its children, alive or ended
+    (builder workers and their own children)."""
+    t = os.times()
+    total = t.user + t.system + t.children_user + t.children_system
+    for c in _ME.children(recursive=True):
+        try:
+            ct = c.cpu_times()
+        except psutil.Error:  # ended meanwhile: counted once reaped
+            continue
+        total += ct.user + ct.system + ct.children_user + ct.children_system
+    return total
+
+
+def clock() -> tuple[float, float]:
+    """(epoch, CPU seconds): a mark between phases."""
+    return time.time(), cpu_s()
 
 
 class Recorder:
@@ -27,27 +51,27 @@ class Recorder:
         self.names, self.weights, self.p, self.path = names, weights, progress, path
         self.deadline = None if deadline_s is None else time.perf_counter() + deadline_s
         self.t0, self.wall0 = time.perf_counter(), progress.wall_s
-        self.open: dict[int, dict[str, float]] = {}  # round key -> marks
+        self.open: dict[int, dict[str, tuple[float, float]]] = {}  # round key -> marks (see clock)
         self.by_artifact: dict[str, int] = {}
-        self.cur: dict[str, float] = {}  # marks of the round whose callbacks are running
-        self.idle_since = time.time()  # the scheduler's thread: end of its last step
+        self.cur: dict[str, tuple[float, float]] = {}  # marks of the round whose callbacks are running
+        self.idle_since = clock()  # the scheduler's thread: end of its last step
         self.out_of_time = False
 
     @staticmethod
     def _key(mod) -> int:
         return int(structural_hash(mod))
 
-    def built(self, inputs, results, start: float) -> None:
+    def built(self, inputs, results, start: tuple[float, float]) -> None:
         key = self._key(inputs[0].mod) if inputs else 0
-        self.open[key] = {"search": self.idle_since, "build": start, "build_end": time.time()}
+        self.open[key] = {"search": self.idle_since, "build": start, "build_end": clock()}
         self.by_artifact.update({r.artifact_path: key for r in results if r.artifact_path})
-        self.idle_since = time.time()
+        self.idle_since = clock()
 
-    def sent(self, inputs, start: float) -> None:
+    def sent(self, inputs, start: tuple[float, float]) -> None:
         key = self.by_artifact.get(inputs[0].artifact_path) if inputs else None
         if key in self.open:
             self.open[key]["measure"] = start
-        self.idle_since = time.time()
+        self.idle_since = clock()
 
     def reached(self, point: str, task_id: int, candidates, runner_results) -> None:
         """A measure callback's mark (harness.worker.metaschedule.callbacks)."""
@@ -56,15 +80,15 @@ class Recorder:
         elif point == "end":
             self.end_round(task_id, len(candidates), runner_results)
         else:
-            self.cur[point] = time.time()
+            self.cur[point] = clock()
 
     def joined(self, candidates) -> None:
-        now = time.time()
+        now = clock()
         self.cur = self.open.pop(self._key(candidates[0].sch.mod), {}) if candidates else {}
         self.cur["joined"] = now
 
     def end_round(self, task_id: int, candidates: int, runner_results) -> None:
-        p, m, now = self.p, self.cur, time.time()
+        p, m, now = self.p, self.cur, clock()
         ms = [1e3 * sum(float(s) for s in r.run_secs) / len(r.run_secs)
               for r in runner_results if r.error_msg is None and r.run_secs]
         name = self.names[task_id]
@@ -78,10 +102,13 @@ class Recorder:
         p.wall_s = self.wall0 + time.perf_counter() - self.t0
         p.rounds.append(RoundRecord(
             round=i, task=name, elapsed_s=p.wall_s, trials_done=p.trials_done, candidates=candidates,
-            valid=len(ms), round_best_ms=min(ms) if ms else None, est_model_ms=est))
+            valid=len(ms), round_best_ms=min(ms) if ms else None, est_model_ms=est, at=now[0]))
         edges = [("search", "search", "build"), ("build", "build", "build_end"), ("measure", "measure", "joined"),
                  ("database", "joined", "cm_start"), ("cost_model", "cm_start", None)]
-        p.spans += [Span(i, ph, m[a], m[b] if b else now) for ph, a, b in edges if a in m and (b is None or b in m)]
+        for ph, a, b in edges:
+            if a in m and (b is None or b in m):
+                (t0, c0), (t1, c1) = m[a], m[b] if b else now
+                p.spans.append(Span(i, ph, t0, t1, round(c1 - c0, 4)))
         self.cur, self.idle_since = {}, now
         write_json(self.path, p)
         if self.deadline is not None and time.perf_counter() > self.deadline:

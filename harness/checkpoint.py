@@ -1,0 +1,104 @@
+"""Carry tuning runs between machines: `pack` keeps what a sweep needs to continue (or recompile)
+its cells, each tuning database trimmed to its best records per workload, in one compressed
+file; `unpack` puts it into a run directory on another machine, where the same sweep continues.
+
+    python -m harness.checkpoint pack runs/cuda/tuning_time results/cuda/tuning_time/checkpoint.tar.gz
+    python -m harness.checkpoint unpack results/cuda/tuning_time/checkpoint.tar.gz runs/cuda/tuning_time
+
+Kept: cell state, progress and tuning results (rounds, spans), the utilisation timeline and the
+databases; not kept: logs, compiled models, task caches (cheap to make again).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import sys
+import tarfile
+
+from harness.layout import CELL_STATE, DATABASE_FILES, PROGRESS, TIMELINE, tune_step
+
+RECORDS, WORKLOADS = DATABASE_FILES
+KEPT = {CELL_STATE, PROGRESS, TIMELINE, WORKLOADS, os.path.basename(tune_step(".").result)}
+BEST_PER_WORKLOAD = 8
+
+
+def _mean(run_secs) -> float:
+    ok = [float(s) for s in run_secs or [] if s is not None]
+    return sum(ok) / len(ok) if ok else float("inf")
+
+
+def trim_records(text: str, keep: int = BEST_PER_WORKLOAD) -> str:
+    """A MetaSchedule JSON database's tuning records, only the `keep` fastest per workload (in
+    their original order; records that failed to measure are dropped)."""
+    rows = [(i, line, json.loads(line)) for i, line in enumerate(text.splitlines()) if line.strip()]
+    by_wl: dict[int, list[tuple[float, int]]] = {}
+    for i, _, (wl, rec) in rows:
+        by_wl.setdefault(wl, []).append((_mean(rec[1]), i))
+    best = {i for ranked in by_wl.values() for t, i in sorted(ranked)[:keep] if t != float("inf")}
+    return "".join(line + "\n" for i, line, _ in rows if i in best)
+
+
+def pack(run_dir: str, dest: str, keep: int = BEST_PER_WORKLOAD) -> int:
+    """Pack `run_dir`'s resumable state into `dest` (.tar.gz); returns the number of files."""
+    n = 0
+    os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
+    with tarfile.open(dest + ".tmp", "w:gz", compresslevel=9) as tar:
+        for root, dirs, files in os.walk(run_dir):
+            dirs[:] = sorted(d for d in dirs if d not in ("logs", "locks", "servers"))
+            for name in sorted(files):
+                if name not in KEPT and name != RECORDS:
+                    continue
+                path = os.path.join(root, name)
+                arc = os.path.relpath(path, run_dir)
+                if name == RECORDS:
+                    with open(path) as f:
+                        data = trim_records(f.read(), keep).encode()
+                    info = tarfile.TarInfo(arc)
+                    info.size, info.mtime = len(data), int(os.path.getmtime(path))
+                    tar.addfile(info, io.BytesIO(data))
+                else:
+                    tar.add(path, arc)
+                n += 1
+    os.replace(dest + ".tmp", dest)
+    return n
+
+
+def unpack(src: str, run_dir: str) -> int:
+    """Unpack a checkpoint into `run_dir` (files there are replaced); returns the number of files."""
+    os.makedirs(run_dir, exist_ok=True)
+    with tarfile.open(src, "r:gz") as tar:
+        members = [m for m in tar.getmembers() if m.isfile()]
+        tar.extractall(run_dir, members=members, filter="data")  # refuses paths outside run_dir
+    return len(members)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m harness.checkpoint", description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("pack", help="run directory -> checkpoint file")
+    p.add_argument("run_dir")
+    p.add_argument("dest")
+    p.add_argument("--keep", type=int, default=BEST_PER_WORKLOAD, help="records kept per workload")
+    u = sub.add_parser("unpack", help="checkpoint file -> run directory")
+    u.add_argument("src")
+    u.add_argument("run_dir")
+    a = ap.parse_args(argv)
+    if a.cmd == "pack":
+        if not os.path.isdir(a.run_dir):
+            ap.error(f"run directory {a.run_dir!r} does not exist")
+        if a.keep < 1:
+            ap.error(f"--keep {a.keep} must be at least 1")
+        print(f"packed {pack(a.run_dir, a.dest, a.keep)} files of {a.run_dir} into {a.dest} "
+              f"({os.path.getsize(a.dest) / 1024:.0f} KiB)")
+    else:
+        if not os.path.isfile(a.src):
+            ap.error(f"checkpoint {a.src!r} does not exist")
+        print(f"unpacked {unpack(a.src, a.run_dir)} files into {a.run_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

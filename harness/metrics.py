@@ -1,0 +1,123 @@
+"""What a tuning run's records say beyond its wall time: start-up, steady-state rate, CPU and GPU
+use, and the estimated model latency against time (to read off time to quality).
+
+Pure functions of the clients' rounds and spans (harness.jobs), the cell's segment windows and
+the utilisation samples (harness.device.monitor); times are seconds of the cell's own clock, which
+runs only while a segment is under way.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass
+
+from harness.jobs import TuneResult
+
+
+class Clock:
+    """Epoch -> seconds of the cell's clock, given its segments' [start, end] epochs."""
+
+    def __init__(self, windows: list[list[float]]):
+        self.windows = sorted(windows)
+
+    def __call__(self, epoch: float) -> float:
+        off = 0.0
+        for start, end in self.windows:
+            if epoch <= end:
+                return off + max(0.0, epoch - start)
+            off += end - start
+        return off
+
+
+@dataclass
+class CurvePoint:
+    t_s: float  # cell clock
+    trials_done: int  # every client's, so far
+    est_model_ms: float  # sum over tasks of weight x best latency so far (every task measured)
+
+
+@dataclass
+class RunMetrics:
+    startup_s: float | None  # the first segment's start -> the first candidate measured
+    steady_trials_per_s: float | None  # after every client's first round (None: no client had a second)
+    cpu_s_per_trial: float | None  # host CPU-s while tuning (all processes) / trials
+    gpu_busy_pct: float | None  # NVML utilisation, mean over the steady state (else the whole tuning)
+    est_final_ms: float | None  # the curve's last point
+
+
+def curve(clients: list[TuneResult], clock: Clock) -> list[CurvePoint]:
+    """The model's estimated latency each time a round ends, from the clients' rounds merged in
+    time order (points start once every task has a valid measurement)."""
+    weights = {t.name: t.weight for c in clients for t in c.tasks}
+    rounds = sorted((clock(r.at), r) for c in clients for r in c.rounds if r.at is not None)
+    best: dict[str, float] = {}
+    trials, out = 0, []
+    for t, r in rounds:
+        trials += r.candidates
+        if r.round_best_ms is not None:
+            best[r.task] = min(r.round_best_ms, best.get(r.task, float("inf")))
+        if len(best) == len(weights):
+            out.append(CurvePoint(round(t, 3), trials, sum(w * best[n] for n, w in weights.items())))
+    return out
+
+
+def read_samples(path: str) -> list[dict[str, float]]:
+    """A timeline file's samples (empty cells dropped); none when there is no file."""
+    if not os.path.exists(path):
+        return []
+    with open(path, newline="") as f:
+        return [{k: float(v) for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(f)]
+
+
+def _ends(clients: list[TuneResult], clock: Clock) -> tuple[float | None, float | None]:
+    """(every client's first round over, the last round over), on the cell clock."""
+    firsts = [min(r.at for r in c.rounds if r.at is not None) for c in clients if any(r.at for r in c.rounds)]
+    lasts = [r.at for c in clients for r in c.rounds if r.at is not None]
+    if not firsts:
+        return None, None
+    return clock(max(firsts)), clock(max(lasts))
+
+
+def metrics(clients: list[TuneResult], windows: list[list[float]], samples: list[dict[str, float]]) -> RunMetrics:
+    clock = Clock(windows)
+    trials = sum(c.trials_done for c in clients)
+    measured = [s.end for c in clients for s in c.spans if s.phase == "measure"]
+    startup = clock(min(measured)) if measured else None
+    t1, t_end = _ends(clients, clock)
+    steady = None
+    if t1 is not None and t_end > t1:
+        after = sum(r.candidates for c in clients for r in c.rounds if r.at is not None and clock(r.at) > t1)
+        steady = after / (t_end - t1) if after else None
+    timed = [(clock(s["epoch"]), s) for s in samples if "epoch" in s]
+    tuning = [(t, s) for t, s in timed if t_end is None or t <= t_end]
+    cpu = None
+    if trials and tuning and all("cpu_busy_cores" in s for _, s in tuning):
+        ts = [t for t, _ in tuning]
+        dts = [ts[0]] + [b - a for a, b in zip(ts, ts[1:])]
+        cpu = sum(dt * s["cpu_busy_cores"] for dt, (_, s) in zip(dts, tuning)) / trials
+    window = [s for t, s in tuning if steady is not None and t >= t1] or [s for _, s in tuning]
+    gpu = [s["gpu_util_pct"] for s in window if "gpu_util_pct" in s]
+    pts = curve(clients, clock)
+    return RunMetrics(
+        None if startup is None else round(startup, 2), None if steady is None else round(steady, 4),
+        None if cpu is None else round(cpu, 3), round(sum(gpu) / len(gpu), 1) if gpu else None,
+        pts[-1].est_model_ms if pts else None)
+
+
+@dataclass
+class PhaseUse:
+    phase: str
+    client_s: float  # summed over clients (they overlap in time)
+    cpu_s: float | None  # the clients' processes and their builder workers (not the servers)
+
+
+def phase_use(clients: list[TuneResult]) -> list[PhaseUse]:
+    out: dict[str, PhaseUse] = {}
+    for c in clients:
+        for s in c.spans:
+            u = out.setdefault(s.phase, PhaseUse(s.phase, 0.0, 0.0))
+            u.client_s += s.end - s.start
+            u.cpu_s = None if u.cpu_s is None or s.cpu_s is None else u.cpu_s + s.cpu_s
+    return [PhaseUse(u.phase, round(u.client_s, 3), None if u.cpu_s is None else round(u.cpu_s, 3))
+            for u in out.values()]

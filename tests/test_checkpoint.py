@@ -1,0 +1,54 @@
+"""harness.checkpoint: a run directory packed here continues elsewhere, its databases trimmed."""
+
+import json
+import os
+import tarfile
+
+import pytest
+
+from harness import checkpoint as C
+
+
+def _record(wl, secs):
+    return json.dumps([wl, [["trace"], secs, {"kind": "llvm"}, None]])
+
+
+def test_trim_keeps_the_fastest_per_workload_in_order():
+    lines = [_record(0, [3.0]), _record(1, [9.0]), _record(0, [1.0, 1.0]), _record(0, None), _record(0, [2.0]),
+             _record(1, [8.0])]
+    kept = C.trim_records("\n".join(lines) + "\n", keep=2).splitlines()
+    assert kept == [lines[1], lines[2], lines[4], lines[5]]  # failed measurements never kept
+
+
+def test_pack_unpack_round_trip(tmp_path):
+    run = tmp_path / "runs" / "tuning_time"
+    client = run / "cell-a" / "client0"
+    client.mkdir(parents=True)
+    (run / "cell-a" / "cell.state.json").write_text('{"wall_s": 12.0}')
+    (client / "tune.progress.json").write_text('{"trials_done": 3}')
+    (client / "database_workload.json").write_text('["w0"]\n')
+    (client / "database_tuning_record.json").write_text("\n".join(_record(0, [s]) for s in (5.0, 4.0, 3.0)) + "\n")
+    (client / "tune.log").write_text("not carried")
+    (run / "cell-a" / "model.so").write_bytes(b"\0")
+    dest = tmp_path / "ck.tar.gz"
+    assert C.main(["pack", str(run), str(dest), "--keep", "1"]) == 0
+    other = tmp_path / "elsewhere"
+    assert C.unpack(str(dest), str(other)) == 4
+    assert (other / "cell-a" / "cell.state.json").read_text() == '{"wall_s": 12.0}'
+    assert not (other / "cell-a" / "model.so").exists() and not (other / "cell-a" / "client0" / "tune.log").exists()
+    recs = (other / "cell-a" / "client0" / "database_tuning_record.json").read_text().splitlines()
+    assert recs == [_record(0, [3.0])]
+
+
+def test_bad_input_and_unsafe_archive(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        C.main(["pack", str(tmp_path / "nope"), str(tmp_path / "x.tar.gz")])
+    assert e.value.code == 2 and "nope" in capsys.readouterr().err
+    evil = tmp_path / "evil.tar.gz"
+    with tarfile.open(evil, "w:gz") as tar:
+        src = tmp_path / "f"
+        src.write_text("x")
+        tar.add(src, "../../outside")
+    with pytest.raises(tarfile.TarError):
+        C.unpack(str(evil), str(tmp_path / "run"))
+    assert not os.path.exists(tmp_path.parent / "outside")

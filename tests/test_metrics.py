@@ -1,0 +1,69 @@
+"""harness.metrics from a fixture: two clients over two segments, with utilisation samples."""
+
+import pytest
+
+from harness import metrics as M
+from harness.jobs import Grant, RoundRecord, Span, TaskInfo, TuneResult
+
+T0 = 1_000_000.0  # the first segment's start (epoch)
+WINDOWS = [[T0, T0 + 100], [T0 + 500, T0 + 600]]  # 100 s, a pause of 400 s, 100 s: 200 s of cell time
+
+
+def _round(i, task, at, candidates, best):
+    return RoundRecord(i, task, 0.0, 0, candidates, candidates, best, None, at=at)
+
+
+def _client(tasks, rounds, first_measure_end):
+    return TuneResult(Grant(1, 1, "core"), "0.27", "llvm", tasks, 0.0, 0.0, sum(r.candidates for r in rounds),
+                      rounds=rounds, spans=[Span(0, "build", T0 + 5, T0 + 8, 6.0),
+                                            Span(0, "measure", T0 + 8, first_measure_end, 1.0)])
+
+
+@pytest.fixture
+def clients():
+    a = _client([TaskInfo("a", 1.0, 2)], [_round(0, "a", T0 + 20, 8, 2.0), _round(1, "a", T0 + 60, 8, 1.0),
+                                          _round(2, "a", T0 + 520, 8, 0.5)], T0 + 12)
+    b = _client([TaskInfo("b", 1.0, 1)], [_round(0, "b", T0 + 40, 8, 3.0), _round(1, "b", T0 + 80, 8, None)],
+                T0 + 15)
+    return [a, b]
+
+
+def test_clock_skips_the_pause():
+    clock = M.Clock(WINDOWS)
+    assert clock(T0 + 50) == 50 and clock(T0 + 520) == 120 and clock(T0 + 300) == 100 and clock(T0 + 700) == 200
+
+
+def test_curve_starts_once_every_task_is_measured(clients):
+    pts = M.curve(clients, M.Clock(WINDOWS))
+    assert [(p.t_s, p.trials_done, p.est_model_ms) for p in pts] == [
+        (40, 16, 2 * 2.0 + 3.0),  # b's first round: every task measured
+        (60, 24, 2 * 1.0 + 3.0),
+        (80, 32, 5.0),  # b's second round failed to measure: no change
+        (120, 40, 2 * 0.5 + 3.0),  # in the second segment
+    ]
+
+
+def test_metrics(clients):
+    samples = [{"epoch": T0 + t, "cpu_busy_cores": 2.0, "gpu_util_pct": g}
+               for t, g in [(10, 0), (50, 10), (90, 30), (510, 50), (530, 70), (590, 90)]]
+    m = M.metrics(clients, WINDOWS, samples)
+    assert m.startup_s == 12  # the first candidate measured
+    # every client's first round is over at 40 s; 3 rounds of 8 after it, the last at 120 s
+    assert m.steady_trials_per_s == pytest.approx(24 / 80, abs=1e-4)
+    # samples at cell time 10, 50, 90, 110 (530 s and 590 s are after the last round): 2 cores x 110 s
+    assert m.cpu_s_per_trial == pytest.approx(2.0 * 110 / 40, abs=1e-3)
+    assert m.gpu_busy_pct == pytest.approx((10 + 30 + 50) / 3, abs=0.1)  # from the steady state to the end
+    assert m.est_final_ms == 4.0
+
+
+def test_one_round_each_has_no_steady_state(clients):
+    for c in clients:
+        c.rounds = c.rounds[:1]
+    m = M.metrics(clients, WINDOWS, [])
+    assert m.steady_trials_per_s is None and m.cpu_s_per_trial is None and m.gpu_busy_pct is None
+
+
+def test_phase_use_sums_clients(clients):
+    use = {u.phase: u for u in M.phase_use(clients)}
+    assert use["build"].client_s == 6 and use["build"].cpu_s == 12
+    assert use["measure"].client_s == 4 + 7
