@@ -43,11 +43,14 @@ class NoValidMeasurement(RuntimeError):
 
 
 def check_measured(label: str, clients: list[TuneResult], logs: str) -> int:
-    """The candidates measured without error; raises when there is none."""
-    valid = sum(r.valid for c in clients for r in c.rounds)
+    """The candidates measured without error; raises when there is none, warns when under half."""
+    valid, trials = sum(r.valid for c in clients for r in c.rounds), sum(c.trials_done for c in clients)
     if valid == 0:
-        raise NoValidMeasurement(f"{label}: none of its {sum(c.trials_done for c in clients)} candidates was "
+        raise NoValidMeasurement(f"{label}: none of its {trials} candidates was "
                                  f"measured (see the runner errors in {logs}); no row is written")
+    if valid < trials / 2:
+        log.warning("%s: only %d of %d candidates were measured (see the runner errors in %s); the row says so "
+                    "in valid_trials", label, valid, trials, logs)
     return valid
 
 

@@ -20,6 +20,7 @@ from harness.jobs import Progress, TuneJob, TuneResult
 from harness.layout import PROGRESS, has_database, reset
 from harness.records import read_json, write_json
 from harness.worker import compile as compile_step
+from harness.worker.metaschedule import arguments
 from harness.worker.metaschedule import builder as builders
 from harness.worker.metaschedule import callbacks, scheduler
 from harness.worker.metaschedule.probes import TimedBuilder, TimedRunner
@@ -49,10 +50,11 @@ def _last_task(progress: Progress, contexts) -> int:
 def _runner(job: TuneJob):
     evaluator = EvaluatorConfig(enable_cpu_cache_flush=False)
     if job.rpc is None:
-        return ms.runner.LocalRunner(timeout_sec=job.tuner.runner_timeout_s, evaluator_config=evaluator)
+        return ms.runner.LocalRunner(timeout_sec=job.tuner.runner_timeout_s, evaluator_config=evaluator,
+                                     f_alloc_argument=arguments.local)
     rpc = ms.runner.RPCConfig(tracker_host=job.rpc.host, tracker_port=job.rpc.port, tracker_key=job.rpc.key,
                               session_timeout_sec=job.rpc.session_timeout_s)
-    return ms.runner.RPCRunner(rpc, evaluator, max_workers=job.rpc.servers)
+    return ms.runner.RPCRunner(rpc, evaluator, max_workers=job.rpc.servers, f_alloc_argument=arguments.rpc)
 
 
 def _contexts(job: TuneJob, progress: Progress, target, units: int):
