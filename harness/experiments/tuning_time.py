@@ -79,6 +79,7 @@ class TuningTime(Comparison):
             return
         if p.mode == "slicetune" or cell.tuner.builder != Builder.local:
             self.tasks()  # listed once, before the cell's own step shows
+        self.jobs.builder_timeout_s()  # the builder probe is the harness's, not the cell's time
         self.step(f"tuning_time {self.cfg.model.name}: {p.label}", cell.work_dir)
         with Segment(self, cell, R.TUNING_TIME) as seg:
             clients, db_dirs = self._tune(cell, p, seg.left)
