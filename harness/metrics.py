@@ -39,8 +39,8 @@ class CurvePoint:
 
 @dataclass
 class RunMetrics:
-    startup_s: float | None  # the first segment's start -> the first candidate measured
-    steady_trials_per_s: float | None  # after every client's first round (None: no client had a second)
+    startup_s: float | None  # the first segment's start -> the first candidates sent to be measured
+    steady_trials_per_s: float | None  # trials sent after every client sent its first / the time to the last round
     cpu_s_per_trial: float | None  # host CPU-s while tuning (all processes) / trials
     gpu_busy_pct: float | None  # NVML utilisation, mean over the steady state (else the whole tuning)
     est_final_ms: float | None  # the curve's last point
@@ -70,24 +70,26 @@ def read_samples(path: str) -> list[dict[str, float]]:
         return [{k: float(v) for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(f)]
 
 
-def _ends(clients: list[TuneResult], clock: Clock) -> tuple[float | None, float | None]:
-    """(every client's first round over, the last round over), on the cell clock."""
-    firsts = [min(r.at for r in c.rounds if r.at is not None) for c in clients if any(r.at for r in c.rounds)]
-    lasts = [r.at for c in clients for r in c.rounds if r.at is not None]
-    if not firsts:
-        return None, None
-    return clock(max(firsts)), clock(max(lasts))
+def _sent(c: TuneResult) -> dict[int, float]:
+    """round -> epoch its candidates went to the runner (built, ready to measure)."""
+    return {s.round: s.start for s in c.spans if s.phase == "measure"}
 
 
 def metrics(clients: list[TuneResult], windows: list[list[float]], samples: list[dict[str, float]]) -> RunMetrics:
     clock = Clock(windows)
     trials = sum(c.trials_done for c in clients)
-    measured = [s.end for c in clients for s in c.spans if s.phase == "measure"]
-    startup = clock(min(measured)) if measured else None
-    t1, t_end = _ends(clients, clock)
+    sent = [_sent(c) for c in clients]
+    firsts = [min(s.values()) for s in sent if s]
+    startup = clock(min(firsts)) if firsts else None
+    # steady state: once every client has sent its first candidates (a scheduler may collect
+    # results late, so a round counts from when it was sent)
+    t1 = clock(max(firsts)) if firsts else None
+    ends = [r.at for c in clients for r in c.rounds if r.at is not None]
+    t_end = clock(max(ends)) if ends else None
     steady = None
-    if t1 is not None and t_end > t1:
-        after = sum(r.candidates for c in clients for r in c.rounds if r.at is not None and clock(r.at) > t1)
+    if t1 is not None and t_end is not None and t_end > t1:
+        after = sum(r.candidates for c, s in zip(clients, sent) for r in c.rounds
+                    if r.round in s and clock(s[r.round]) > t1)
         steady = after / (t_end - t1) if after else None
     timed = [(clock(s["epoch"]), s) for s in samples if "epoch" in s]
     tuning = [(t, s) for t, s in timed if t_end is None or t <= t_end]

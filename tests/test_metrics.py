@@ -13,18 +13,19 @@ def _round(i, task, at, candidates, best):
     return RoundRecord(i, task, 0.0, 0, candidates, candidates, best, None, at=at)
 
 
-def _client(tasks, rounds, first_measure_end):
+def _client(tasks, rounds):
+    """Each round's candidates go to the runner 5 s before the round ends; round 0 built from 3 s."""
+    spans = [Span(0, "build", rounds[0].at - 8, rounds[0].at - 5, 6.0)]
+    spans += [Span(r.round, "measure", r.at - 5, r.at, 1.0) for r in rounds]
     return TuneResult(Grant(1, 1, "core"), "0.27", "llvm", tasks, 0.0, 0.0, sum(r.candidates for r in rounds),
-                      rounds=rounds, spans=[Span(0, "build", T0 + 5, T0 + 8, 6.0),
-                                            Span(0, "measure", T0 + 8, first_measure_end, 1.0)])
+                      rounds=rounds, spans=spans)
 
 
 @pytest.fixture
 def clients():
     a = _client([TaskInfo("a", 1.0, 2)], [_round(0, "a", T0 + 20, 8, 2.0), _round(1, "a", T0 + 60, 8, 1.0),
-                                          _round(2, "a", T0 + 520, 8, 0.5)], T0 + 12)
-    b = _client([TaskInfo("b", 1.0, 1)], [_round(0, "b", T0 + 40, 8, 3.0), _round(1, "b", T0 + 80, 8, None)],
-                T0 + 15)
+                                          _round(2, "a", T0 + 520, 8, 0.5)])
+    b = _client([TaskInfo("b", 1.0, 1)], [_round(0, "b", T0 + 40, 8, 3.0), _round(1, "b", T0 + 80, 8, None)])
     return [a, b]
 
 
@@ -47,9 +48,9 @@ def test_metrics(clients):
     samples = [{"epoch": T0 + t, "cpu_busy_cores": 2.0, "gpu_util_pct": g}
                for t, g in [(10, 0), (50, 10), (90, 30), (510, 50), (530, 70), (590, 90)]]
     m = M.metrics(clients, WINDOWS, samples)
-    assert m.startup_s == 12  # the first candidate measured
-    # every client's first round is over at 40 s; 3 rounds of 8 after it, the last at 120 s
-    assert m.steady_trials_per_s == pytest.approx(24 / 80, abs=1e-4)
+    assert m.startup_s == 15  # a's first candidates sent to the runner
+    # every client has sent its first at 35 s; 3 rounds of 8 sent after it, the last over at 120 s
+    assert m.steady_trials_per_s == pytest.approx(24 / 85, abs=1e-4)
     # samples at cell time 10, 50, 90, 110 (530 s and 590 s are after the last round): 2 cores x 110 s
     assert m.cpu_s_per_trial == pytest.approx(2.0 * 110 / 40, abs=1e-3)
     assert m.gpu_busy_pct == pytest.approx((10 + 30 + 50) / 3, abs=0.1)  # from the steady state to the end
@@ -66,4 +67,4 @@ def test_one_round_each_has_no_steady_state(clients):
 def test_phase_use_sums_clients(clients):
     use = {u.phase: u for u in M.phase_use(clients)}
     assert use["build"].client_s == 6 and use["build"].cpu_s == 12
-    assert use["measure"].client_s == 4 + 7
+    assert use["measure"].client_s == 5 * 5 and use["measure"].cpu_s == 5
