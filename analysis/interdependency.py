@@ -9,7 +9,7 @@ import seaborn as sns
 from matplotlib.colors import LogNorm
 
 from analysis.load import Experiment, split, variants
-from analysis.provenance import caption, commit_note, depth, machine, span, tag, with_tasks
+from analysis.provenance import caption, commit_note, depth, machine, measured, span, tag, with_tasks
 from analysis.style import share_label
 from analysis.timelines import run_timelines
 from harness.results import INFERENCE, PHASES, ROUNDS, TUNING
@@ -132,7 +132,10 @@ def heatmaps(x: Experiment, save) -> None:
         runs = tuning[tuning["cell_id"].isin(g["tune_cell"])] if tuning is not None and "tune_cell" in g else None
         reps = span(g.groupby(["tune_share", "infer_share"], dropna=False).size())
         what = f"median latency / best tuned model at each inference share\nunder it: IQR / median of the cell's {reps} repeats"
-        head = caption(f"{x.exp}: {model} (batch {batch}) on {machine(g)}", depth(tuned), what, commit_note(g, runs))
+        rounds = x.rows(ROUNDS)
+        rounds = rounds[rounds["cell_id"].isin(g["tune_cell"])] if rounds is not None and "tune_cell" in g else None
+        head = caption(f"{x.exp}: {model} (batch {batch}) on {machine(g)}", depth(tuned), measured(rounds), what,
+                       commit_note(g, runs))
         save(heatmap(g, head), f"{x.exp}_{model}_b{batch}{suffix}_heatmap.png")
 
 

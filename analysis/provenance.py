@@ -56,6 +56,17 @@ def depth(rows: pd.DataFrame) -> str:
     return f"smoke test: {text}" if r.max() < SMOKE_BELOW else text
 
 
+def measured(rows: pd.DataFrame | None) -> str:
+    """A warning where under half the candidates were measured (runner errors: the model is
+    then close to untuned); '' otherwise. Rows of tuning_rounds.csv (valid, candidates) or of
+    tuning_time.csv (valid_trials, trials_done)."""
+    for ok, all_ in (("valid", "candidates"), ("valid_trials", "trials_done")):
+        if rows is not None and ok in rows and all_ in rows and rows[all_].sum() > 0:
+            frac = rows[ok].sum() / rows[all_].sum()
+            return f"WARNING: only {frac:.0%} of the candidates were measured (runner errors)" if frac < 0.5 else ""
+    return ""
+
+
 def commits(*frames: pd.DataFrame | None) -> list[str]:
     """The git commits of the rows, oldest first where timestamps are recorded."""
     parts = [f[[c for c in ("git_commit", "timestamp") if c in f]] for f in frames if f is not None and "git_commit" in f]

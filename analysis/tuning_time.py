@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from analysis.load import Experiment, read_timeline, variants
-from analysis.provenance import caption, commit_note, depth, machine, tag
+from analysis.provenance import caption, commit_note, depth, machine, measured, tag
 from analysis.timelines import side_by_side_timelines
 from harness.results import CURVES, TUNING_TIME
 
@@ -131,7 +131,8 @@ def per_configuration(x: Experiment, save, chart) -> None:
         return
     for (model, batch, suffix), g in variants(tt.assign(tuner_fp=tt["trials"].astype(str) + "trials")):
         name, on = f"{x.exp}_{model}_b{batch}{suffix}", machine(g)
-        head = f"{x.exp}: {model} (batch {batch}) on {on}, {g['trials'].iloc[0]} trials per configuration"
+        head = caption(f"{x.exp}: {model} (batch {batch}) on {on}, {g['trials'].iloc[0]} trials per configuration",
+                       measured(g))
         save(chart(g, caption(head, depth(g))), f"{name}.png")
         curves = x.rows(CURVES)
         mine = None if curves is None else curves[curves["cell_id"].isin(g["cell_id"])]

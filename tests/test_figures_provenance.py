@@ -13,7 +13,7 @@ from matplotlib.colors import LogNorm
 from analysis.figures import FAMILIES
 from analysis.interdependency import heatmap, interdependency_matrix
 from analysis.load import Experiment
-from analysis.provenance import depth
+from analysis.provenance import depth, measured
 from analysis.scaling import scaling
 from harness.results import INFERENCE, THROUGHPUT, TUNING, TUNING_TIME, InferRow, ThroughputRow, TuneRow
 from tests.test_figures_families import config_row, context
@@ -144,6 +144,13 @@ def test_depth_without_smoke_test_and_without_tasks():
         "smoke test: at most 1 round per task (16 trials, 16 a round, tasks not recorded)"
     assert depth(pd.DataFrame([{"trials": 960, "trials_per_round": 16}])).startswith("at most 60 rounds")
     assert depth(pd.DataFrame([{"latency_ms": 1.0}])) == ""
+
+
+def test_titles_warn_when_most_candidates_failed_to_measure():
+    rounds = pd.DataFrame([{"valid": 1, "candidates": 16}, {"valid": 2, "candidates": 16}])
+    assert measured(rounds) == "WARNING: only 9% of the candidates were measured (runner errors)"
+    assert measured(pd.DataFrame([{"valid_trials": 30, "trials_done": 32}])) == ""
+    assert measured(None) == "" and measured(pd.DataFrame([{"latency_ms": 1.0}])) == ""
 
 
 def gpu_rows(gpus: list[int]) -> pd.DataFrame:

@@ -20,6 +20,7 @@ from harness.jobs import Progress, TuneJob, TuneResult
 from harness.layout import PROGRESS, has_database, reset
 from harness.records import read_json, write_json
 from harness.worker import compile as compile_step
+from harness.worker.intrinsics import only_for
 from harness.worker.metaschedule import arguments
 from harness.worker.metaschedule import builder as builders
 from harness.worker.metaschedule import callbacks, scheduler
@@ -115,7 +116,9 @@ def run(job: TuneJob) -> TuneResult:
     target = make_target(job.place.platform, g.units, job.place.device_id)
     t = job.tuner
     workers = t.builder_workers or (g.units if job.place.platform == "cpu" else len(os.sched_getaffinity(0)))
-    builder = builders.create(t.builder, workers, job.builder_timeout_s)
+    if t.builder == "persistent":  # our fixes: only the target's tensor intrinsics (stock imports all)
+        only_for(job.place.platform)
+    builder = builders.create(t.builder, workers, job.builder_timeout_s, target.kind.name)
     try:
         contexts, weights, infos = _contexts(job, progress, target, g.units)
         rec = _search(job, progress, contexts, weights, builder)

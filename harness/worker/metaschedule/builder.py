@@ -1,7 +1,8 @@
 """Builders: MetaSchedule's LocalBuilder, or one whose warm worker pool lives as long as the run.
 
-Stock LocalBuilder starts a new worker pool every round, and each fresh worker pays ~15 s
-importing `tvm.s_tir.tensor_intrin` (TVMScript parsing) before its first build.
+Stock LocalBuilder starts a new worker pool every round, and each fresh worker pays 15-90 s
+importing `tvm.s_tir.tensor_intrin` (TVMScript parsing) before its first build; the warm pool's
+workers import only the target's intrinsics (harness.worker.intrinsics).
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from tvm.s_tir.meta_schedule.builder.local_builder import _serialize_params, _wo
 from tvm.support.popen_pool import PopenPoolExecutor, StatusKind
 
 
-def warm_worker() -> None:
-    # the default build function imports this on first use
-    import tvm.s_tir.tensor_intrin  # noqa: F401
+def warm_worker(target_kind: str) -> None:
+    # the default build function imports tensor_intrin on first use: the target's part only
+    from harness.worker.intrinsics import only_for
+
+    only_for(target_kind)
 
 
 def _noop() -> None:
@@ -25,10 +28,11 @@ def _noop() -> None:
 class PersistentBuilder(PyBuilder):
     """LocalBuilder whose warm worker pool lives as long as the tuning run."""
 
-    def __init__(self, workers: int, timeout_s: float):
+    def __init__(self, workers: int, timeout_s: float, target_kind: str):
         super().__init__()
         self.timeout_s = timeout_s
-        self.pool = PopenPoolExecutor(max_workers=workers, timeout=timeout_s, initializer=warm_worker)
+        self.pool = PopenPoolExecutor(max_workers=workers, timeout=timeout_s, initializer=warm_worker,
+                                      initargs=(target_kind,))
         for _ in range(workers):  # start every worker now: they warm up while the tasks are extracted
             self.pool.submit(_noop)
 
@@ -48,10 +52,10 @@ class PersistentBuilder(PyBuilder):
         self.pool.shutdown()
 
 
-def create(kind: str, workers: int, timeout_s: float):
-    """`local`: stock LocalBuilder; `persistent`: PersistentBuilder."""
+def create(kind: str, workers: int, timeout_s: float, target_kind: str = "llvm"):
+    """`local`: stock LocalBuilder; `persistent`: PersistentBuilder (for `target_kind`)."""
     if kind == "local":
         return LocalBuilder(max_workers=workers, timeout_sec=timeout_s)
     if kind == "persistent":
-        return PersistentBuilder(workers, timeout_s)
+        return PersistentBuilder(workers, timeout_s, target_kind)
     raise ValueError(f"builder={kind!r} is not allowed; choose one of: local, persistent")
