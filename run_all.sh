@@ -18,12 +18,12 @@ drawn, and the failures are listed at the end (exit status 1).
 
 profiles (expected run time):
   quick (default)  smoke tests of every experiment (a few rounds per task; nothing converges):
-                   interdependency of tiny_cnn (48 trials in rounds of 8), tuned at 50% and 100%
-                   of the device, each model inferred at both shares + the untuned reference;
-                   tuning_time (tiny_cnn, 48 trials in rounds of 8: stock and persistent-builder
-                   baselines against K=2 clients on S=2 servers, both builders); throughput
-                   (tiny_mlp and tiny_cnn, 16 trials each, one after another vs at once); scaling
-                   on cuda only (the GPUs present; one GPU count is one point). Under 20 minutes on 2 idle CPU cores,
+                   interdependency of tiny_cnn (48 trials), tuned at 50% and 100% of the device,
+                   each model inferred at both shares + the untuned reference; tuning_time
+                   (tiny_cnn, 32 trials: stock and persistent-builder baselines against K=2
+                   clients on S=2 servers, both builders); throughput (tiny_mlp and tiny_cnn, 16
+                   trials each, one after another vs at once); scaling on cuda only (the GPUs
+                   present; one GPU count is one point). Under 20 minutes on 2 idle CPU cores,
                    install included (README: measured times)
   --full           the paper's matrix: resnet50 and mobilenet_v2, 5 tune x 5 inference shares,
                    2000 trials per tuning run: days on 2 CPU cores; on an H200 host a round of

@@ -38,8 +38,7 @@ def test_onnx_cells_follow_file_content(tmp_path):
 
 COMMITTED = [  # (results dir, the overrides that made its rows, exp file)
     ("cpu/interdependency", ["+exp=interdependency"]),
-    ("cpu/tuning_time", ["+exp=quick_tuning_time", "tuner.trials=64", "tuner.trials_per_round=16",
-                         "tuner.scheduler=gradient", "slicetune.servers=[1,2]"]),
+    ("cpu/tuning_time", ["+exp=quick_tuning_time", "tuner.trials=64", "slicetune.servers=[1,2]"]),
     ("cpu/throughput", ["+exp=quick_throughput", "tuner.trials=32"]),
     ("cpu/scaling", ["+exp=quick_scaling"]),
     ("cuda/interdependency", ["+exp=interdependency", "platform=cuda", "model=resnet50",
