@@ -42,16 +42,17 @@ def comparison(tt: pd.DataFrame, title: str):
     t = t.sort_values(["mode", "builder", "gpus", "clients", "servers"], key=lambda c: c.map(
         lambda v: {"baseline": 0, "slicetune": 1}.get(v, v)))
     ref = stock(t)
+    name = config_label(ref) if ref is not None else ""  # stock where present, else the baseline there is
     fig, axes = plt.subplots(1, 3, figsize=(12, 0.32 * len(t) + 2.2), sharey=True)
     colors = t["builder"].map({"local": "tab:blue", "persistent": "tab:orange"}).fillna("grey")
     axes[0].barh(t["config"], t["wall_s"], color=colors)
     axes[0].set_xlabel("tuning wall time (s)")
     axes[1].barh(t["config"], t["trials_per_s"] / (ref["trials_per_s"] if ref is not None else 1), color=colors)
-    axes[1].set_xlabel("trials/s vs stock baseline" if ref is not None else "trials/s")
+    axes[1].set_xlabel(f"trials/s vs {name}" if ref is not None else "trials/s")
     per = ref["final_latency_ms"] if ref is not None else 1
     std = t["latency_std_ms"] / per if "latency_std_ms" in t else None
     axes[2].barh(t["config"], t["final_latency_ms"] / per, xerr=std, color=colors, error_kw={"lw": 1, "capsize": 2})
-    axes[2].set_xlabel(("final latency vs stock baseline" if ref is not None else "final latency (ms)")
+    axes[2].set_xlabel((f"final latency vs {name}" if ref is not None else "final latency (ms)")
                        + ("\n(error bars: ±1 std of its repeats)" if std is not None else ""))
     if ref is not None:
         axes[0].axvline(0.25 * ref["wall_s"], color="k", ls="--", lw=1, label="paper: -75%")
@@ -99,8 +100,11 @@ def time_to_quality(tt: pd.DataFrame, curves: pd.DataFrame) -> pd.Series:
 
 def quality(tt: pd.DataFrame, curves: pd.DataFrame, title: str):
     """Estimated model latency (sum of weight x best task latency) against tuning time, one line
-    per configuration; the legend gives start-up, steady trials/s and time to stock quality."""
+    per configuration; the legend gives start-up, steady trials/s and the time to reach the stock
+    baseline's final estimate (or, without one, the baseline's that is there, named)."""
     labels, reach = with_commits(tt), time_to_quality(tt, curves)
+    ref = stock(tt)
+    goal = config_label(ref) if ref is not None else "stock baseline"  # the reference actually present
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for i, r in tt.iterrows():
         c = curves[curves["cell_id"] == r["cell_id"]].sort_values("t_s")
@@ -110,9 +114,8 @@ def quality(tt: pd.DataFrame, curves: pd.DataFrame, title: str):
                                                    ("steady_trials_per_s", ".2f", " trials/s steady"))
                  if k in r and pd.notna(r[k])]
         t = reach.get(r["cell_id"])
-        facts.append(f"stock quality at {t:.0f} s" if pd.notna(t) else "stock quality not reached")
+        facts.append(f"{goal}'s final at {t:.0f} s" if pd.notna(t) else f"{goal}'s final not reached")
         ax.step(c["t_s"], c["est_model_ms"], where="post", label=f"{labels[i]}: {', '.join(facts)}")
-    ref = stock(tt)
     if ref is not None and reach.notna().any():
         ax.axhline(curves[curves["cell_id"] == ref["cell_id"]]["est_model_ms"].min(), color="k", ls=":", lw=0.8)
     ax.set_xlabel("tuning time (s, the cell's clock)")
