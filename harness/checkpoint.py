@@ -2,11 +2,11 @@
 its cells, each tuning database trimmed to its best records per workload, in one compressed
 file; `unpack` puts it into a run directory on another machine, where the same sweep continues.
 
-    python -m harness.checkpoint pack runs/cuda/tuning_time results/cuda/tuning_time/checkpoint.tar.gz
-    python -m harness.checkpoint unpack results/cuda/tuning_time/checkpoint.tar.gz runs/cuda/tuning_time
+    python -m harness.checkpoint pack runs/cuda/tuning_time results/cuda/tuning_time/checkpoint.tar.xz
+    python -m harness.checkpoint unpack results/cuda/tuning_time/checkpoint.tar.xz runs/cuda/tuning_time
 
 Kept: cell state, progress and tuning results (rounds, spans), the utilisation timeline and the
-databases; not kept: logs, compiled models, task caches (cheap to make again).
+databases; not kept: logs, compiled models, merged databases, task caches (made again).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import os
 import sys
 import tarfile
 
-from harness.layout import CELL_STATE, DATABASE_FILES, PROGRESS, TIMELINE, tune_step
+from harness.layout import CELL_STATE, DATABASE_FILES, MERGED, PROGRESS, TIMELINE, tune_step
 
 RECORDS, WORKLOADS = DATABASE_FILES
 KEPT = {CELL_STATE, PROGRESS, TIMELINE, WORKLOADS, os.path.basename(tune_step(".").result)}
@@ -42,12 +42,12 @@ def trim_records(text: str, keep: int = BEST_PER_WORKLOAD) -> str:
 
 
 def pack(run_dir: str, dest: str, keep: int = BEST_PER_WORKLOAD) -> int:
-    """Pack `run_dir`'s resumable state into `dest` (.tar.gz); returns the number of files."""
+    """Pack `run_dir`'s resumable state into `dest` (.tar.xz); returns the number of files."""
     n = 0
     os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
-    with tarfile.open(dest + ".tmp", "w:gz", compresslevel=9) as tar:
+    with tarfile.open(dest + ".tmp", "w:xz", preset=9) as tar:  # xz: a third of gzip's size on JSON
         for root, dirs, files in os.walk(run_dir):
-            dirs[:] = sorted(d for d in dirs if d not in ("logs", "locks", "servers"))
+            dirs[:] = sorted(d for d in dirs if d not in ("logs", "locks", "servers", MERGED))  # merged: made again
             for name in sorted(files):
                 if name not in KEPT and name != RECORDS:
                     continue
@@ -69,7 +69,7 @@ def pack(run_dir: str, dest: str, keep: int = BEST_PER_WORKLOAD) -> int:
 def unpack(src: str, run_dir: str) -> int:
     """Unpack a checkpoint into `run_dir` (files there are replaced); returns the number of files."""
     os.makedirs(run_dir, exist_ok=True)
-    with tarfile.open(src, "r:gz") as tar:
+    with tarfile.open(src, "r:*") as tar:
         members = [m for m in tar.getmembers() if m.isfile()]
         tar.extractall(run_dir, members=members, filter="data")  # refuses paths outside run_dir
     return len(members)

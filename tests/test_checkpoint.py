@@ -30,7 +30,7 @@ def test_pack_unpack_round_trip(tmp_path):
     (client / "database_tuning_record.json").write_text("\n".join(_record(0, [s]) for s in (5.0, 4.0, 3.0)) + "\n")
     (client / "tune.log").write_text("not carried")
     (run / "cell-a" / "model.so").write_bytes(b"\0")
-    dest = tmp_path / "ck.tar.gz"
+    dest = tmp_path / "ck.tar.xz"
     assert C.main(["pack", str(run), str(dest), "--keep", "1"]) == 0
     other = tmp_path / "elsewhere"
     assert C.unpack(str(dest), str(other)) == 4
