@@ -75,8 +75,9 @@ def _sent(c: TuneResult) -> dict[int, float]:
     return {s.round: s.start for s in c.spans if s.phase == "measure"}
 
 
-def metrics(clients: list[TuneResult], windows: list[list[float]], samples: list[dict[str, float]]) -> RunMetrics:
-    clock = Clock(windows)
+def metrics(clients: list[TuneResult], clock: Clock, samples: list[dict[str, float]],
+            pts: list[CurvePoint]) -> RunMetrics:
+    """The run's metrics, given its clock, utilisation samples and `curve(clients, clock)`."""
     trials = sum(c.trials_done for c in clients)
     sent = [_sent(c) for c in clients]
     firsts = [min(s.values()) for s in sent if s]
@@ -100,7 +101,6 @@ def metrics(clients: list[TuneResult], windows: list[list[float]], samples: list
         cpu = sum(dt * s["cpu_busy_cores"] for dt, (_, s) in zip(dts, tuning)) / trials
     window = [s for t, s in tuning if steady is not None and t >= t1] or [s for _, s in tuning]
     gpu = [s["gpu_util_pct"] for s in window if "gpu_util_pct" in s]
-    pts = curve(clients, clock)
     return RunMetrics(
         None if startup is None else round(startup, 2), None if steady is None else round(steady, 4),
         None if cpu is None else round(cpu, 3), round(sum(gpu) / len(gpu), 1) if gpu else None,

@@ -22,4 +22,4 @@ def registered(kind: str) -> str:
 
 
 def test_llvm_gets_the_cpu_intrinsics_only():
-    assert registered("cpu") == ["True", "False"]
+    assert registered("llvm") == ["True", "False"]

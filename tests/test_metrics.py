@@ -29,6 +29,11 @@ def clients():
     return [a, b]
 
 
+def _metrics(clients, samples):
+    clock = M.Clock(WINDOWS)
+    return M.metrics(clients, clock, samples, M.curve(clients, clock))
+
+
 def test_clock_skips_the_pause():
     clock = M.Clock(WINDOWS)
     assert clock(T0 + 50) == 50 and clock(T0 + 520) == 120 and clock(T0 + 300) == 100 and clock(T0 + 700) == 200
@@ -47,7 +52,7 @@ def test_curve_starts_once_every_task_is_measured(clients):
 def test_metrics(clients):
     samples = [{"epoch": T0 + t, "cpu_busy_cores": 2.0, "gpu_util_pct": g}
                for t, g in [(10, 0), (50, 10), (90, 30), (510, 50), (530, 70), (590, 90)]]
-    m = M.metrics(clients, WINDOWS, samples)
+    m = _metrics(clients, samples)
     assert m.startup_s == 15  # a's first candidates sent to the runner
     # every client has sent its first at 35 s; 3 rounds of 8 sent after it, the last over at 120 s
     assert m.steady_trials_per_s == pytest.approx(24 / 85, abs=1e-4)
@@ -60,7 +65,7 @@ def test_metrics(clients):
 def test_one_round_each_has_no_steady_state(clients):
     for c in clients:
         c.rounds = c.rounds[:1]
-    m = M.metrics(clients, WINDOWS, [])
+    m = _metrics(clients, [])
     assert m.steady_trials_per_s is None and m.cpu_s_per_trial is None and m.gpu_busy_pct is None
 
 

@@ -53,13 +53,18 @@ class TuningTime(Comparison):
             self._tasks = self.jobs.tasks()
         return self._tasks
 
+    @staticmethod
+    def _handed(cell: Cell, p: GridPoint) -> bool:
+        """Whether the cell's tuning processes are handed the listed tasks: Slice-Tune's clients and
+        the best single process; stock MetaSchedule extracts its own."""
+        return p.mode == "slicetune" or cell.tuner.builder != Builder.local
+
     def _tune(self, cell: Cell, p: GridPoint, left: float | None):
         """(each client's result, the database directories to compile from)"""
         cfg = self.cfg
         if p.mode == "baseline":
             work = os.path.join(cell.work_dir, "tune")
-            # stock MetaSchedule extracts its tasks itself; the best single process is handed them
-            modules = None if cell.tuner.builder == Builder.local else self.tasks().modules
+            modules = self.tasks().modules if self._handed(cell, p) else None
             with self.ticker.watch([os.path.join(work, PROGRESS)], cell.tuner.trials):
                 res = self.jobs.tune(cfg.model, cell.tuner, work, self.jobs.whole, left, task_modules=modules)
             return [res], [work]
@@ -77,7 +82,7 @@ class TuningTime(Comparison):
     def run_cell(self, cell: Cell, p: GridPoint) -> None:
         if self.out_of_time(cell.id):
             return
-        if p.mode == "slicetune" or cell.tuner.builder != Builder.local:
+        if self._handed(cell, p):
             self.tasks()  # listed once, before the cell's own step shows
         self.jobs.builder_timeout_s()  # the builder probe is the harness's, not the cell's time
         self.step(f"tuning_time {self.cfg.model.name}: {p.label}", cell.work_dir)
@@ -93,14 +98,16 @@ class TuningTime(Comparison):
         inf = self.jobs.measure(cfg.model, cell.id, cell.work_dir, db_dirs)
         med, std = median_std(inf.measured[0].latencies_ms)
         trials = sum(r.trials_done for r in clients)
-        m = M.metrics(clients, state.windows, M.read_samples(os.path.join(cell.work_dir, TIMELINE)))
+        clock = M.Clock(state.windows)
+        pts = M.curve(clients, clock)
+        m = M.metrics(clients, clock, M.read_samples(os.path.join(cell.work_dir, TIMELINE)), pts)
         row = R.TuningTimeRow(
             cell.id, str(p.mode), p.clients, p.servers, p.server_share, p.gpus, str(cfg.slicetune.split), trials,
             valid, sum(len(r.tasks) for r in clients), state.wall_s, max(r.wall_s for r in clients),
             trials / state.wall_s, state.segments, med, std, inf.grant.units, self.jobs.builder_timeout_s(),
             **dataclasses.asdict(m))
         ctx, ref = self.context(inf.grant.device, inf.tvm_version, cell.tuner), R.CellRef(cell.id)
-        self.save(R.CURVES, [R.flatten(ctx, ref, pt) for pt in M.curve(clients, M.Clock(state.windows))], cell.id)
+        self.save(R.CURVES, [R.flatten(ctx, ref, pt) for pt in pts], cell.id)
         self.save(R.PHASE_USE, [R.flatten(ctx, ref, u) for u in M.phase_use(clients)], cell.id)
         self.save(R.TUNING_TIME, [R.flatten(ctx, row)], cell.id)
         self.finish(cell, clients)

@@ -20,6 +20,7 @@ PACKAGE = "tvm.s_tir.tensor_intrin"
 
 
 def needed(kind: str) -> tuple[str, ...]:
+    """The intrinsics modules a TVM target kind (cuda, llvm) can use on this machine."""
     if kind == "cuda":
         return ("cuda",)
     machine = platform.machine().lower()

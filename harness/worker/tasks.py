@@ -54,10 +54,10 @@ def save(tasks, infos: list[TaskInfo], path: str) -> None:
     os.replace(path + ".tmp", path)
 
 
-def load_saved(path: str, target, names: list[str] | None = None):
-    """(ExtractedTasks, TaskInfos) of the saved tasks (those in `names` only, when given), for `target`."""
+def load_saved(path: str, target):
+    """(ExtractedTasks, TaskInfos) of the saved tasks, for `target`."""
     with open(path) as f:
-        entries = [e for e in json.load(f) if names is None or e["name"] in names]
+        entries = json.load(f)
     tasks, infos = [], []
     for e in entries:
         mod = tvm.ir.load_json(e["mod"])

@@ -62,7 +62,7 @@ def _contexts(job: TuneJob, progress: Progress, target, units: int):
     """The tune contexts and weights of the job's tasks (a shard's only, when it names them)."""
     t0 = time.perf_counter()
     if job.task_modules:  # listed once for the sweep
-        extracted, infos = load_saved(job.task_modules, target, job.tasks)
+        extracted, infos = load_saved(job.task_modules, target)
     else:
         extracted, infos = extract(load(job.model).mod, target)
     if job.tasks is not None:
@@ -117,7 +117,7 @@ def run(job: TuneJob) -> TuneResult:
     t = job.tuner
     workers = t.builder_workers or (g.units if job.place.platform == "cpu" else len(os.sched_getaffinity(0)))
     if t.builder == "persistent":  # our fixes: only the target's tensor intrinsics (stock imports all)
-        only_for(job.place.platform)
+        only_for(target.kind.name)
     builder = builders.create(t.builder, workers, job.builder_timeout_s, target.kind.name)
     try:
         contexts, weights, infos = _contexts(job, progress, target, g.units)

@@ -52,7 +52,7 @@ class PersistentBuilder(PyBuilder):
         self.pool.shutdown()
 
 
-def create(kind: str, workers: int, timeout_s: float, target_kind: str = "llvm"):
+def create(kind: str, workers: int, timeout_s: float, target_kind: str):
     """`local`: stock LocalBuilder; `persistent`: PersistentBuilder (for `target_kind`)."""
     if kind == "local":
         return LocalBuilder(max_workers=workers, timeout_sec=timeout_s)

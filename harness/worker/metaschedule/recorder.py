@@ -62,10 +62,10 @@ class Recorder:
         return int(structural_hash(mod))
 
     def built(self, inputs, results, start: tuple[float, float]) -> None:
-        key = self._key(inputs[0].mod) if inputs else 0
-        self.open[key] = {"search": self.idle_since, "build": start, "build_end": clock()}
+        key, end = (self._key(inputs[0].mod) if inputs else 0), clock()
+        self.open[key] = {"search": self.idle_since, "build": start, "build_end": end}
         self.by_artifact.update({r.artifact_path: key for r in results if r.artifact_path})
-        self.idle_since = clock()
+        self.idle_since = end
 
     def sent(self, inputs, start: tuple[float, float]) -> None:
         key = self.by_artifact.get(inputs[0].artifact_path) if inputs else None
