@@ -12,7 +12,7 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 
-from harness.config import Builder, Mode, ModelConf, SweepConf, TunerConf, tuner_fingerprint
+from harness.config import Builder, Mode, ModelConf, Split, SweepConf, TunerConf, tuner_fingerprint
 from harness.jobs import Share
 from harness.layout import Step
 
@@ -116,13 +116,15 @@ class GridPoint:
     servers: int = 0  # per GPU
     server_share: float = 100.0
     gpus: int = 1
+    split: Split = Split.lpt  # how the clients share the tasks
 
     @property
     def label(self) -> str:
         if self.mode == "baseline":
             return f"baseline-{self.builder}"
         g = f"-g{self.gpus}" if self.gpus > 1 else ""
-        return f"k{self.clients}-s{self.servers}-p{self.server_share:g}{g}-{self.builder}"
+        how = "" if self.split == Split.lpt else f"-{self.split}"  # lpt came first: its cells kept their ids
+        return f"k{self.clients}-s{self.servers}-p{self.server_share:g}{g}-{self.builder}{how}"
 
 
 def grid(cfg: SweepConf) -> list[GridPoint]:
@@ -134,7 +136,7 @@ def grid(cfg: SweepConf) -> list[GridPoint]:
             for s in st.servers:
                 for p in st.server_shares:
                     for b in st.builders:
-                        out.append(GridPoint(Mode.slicetune, b, k, s, round(p or 100.0 / s, 2), g))
+                        out.append(GridPoint(Mode.slicetune, b, k, s, round(p or 100.0 / s, 2), g, st.split))
     return list(dict.fromkeys(out))
 
 

@@ -5,7 +5,7 @@ file; `unpack` puts it into a run directory on another machine, where the same s
     python -m harness.checkpoint pack runs/cuda/tuning_time results/cuda/tuning_time/checkpoint.tar.xz
     python -m harness.checkpoint unpack results/cuda/tuning_time/checkpoint.tar.xz runs/cuda/tuning_time
 
-Kept: cell state, progress and tuning results (rounds, spans), the utilisation timeline and the
+Kept: cell state, progress and tuning results, who holds which task (Slice-Tune's queue) (rounds, spans), the utilisation timeline and the
 databases; not kept: logs, compiled models, merged databases, task caches (made again).
 """
 
@@ -18,10 +18,10 @@ import os
 import sys
 import tarfile
 
-from harness.layout import CELL_STATE, DATABASE_FILES, MERGED, PROGRESS, TIMELINE, tune_step
+from harness.layout import CELL_STATE, DATABASE_FILES, MERGED, PROGRESS, QUEUE, TIMELINE, tune_step
 
 RECORDS, WORKLOADS = DATABASE_FILES
-KEPT = {CELL_STATE, PROGRESS, TIMELINE, WORKLOADS, os.path.basename(tune_step(".").result)}
+KEPT = {CELL_STATE, PROGRESS, QUEUE, TIMELINE, WORKLOADS, os.path.basename(tune_step(".").result)}
 BEST_PER_WORKLOAD = 8
 
 

@@ -38,7 +38,7 @@ Search = StrEnum("Search", {v: v for v in ("evolutionary", "replay-trace", "repl
 # gradient, round-robin: MetaSchedule's (both send every task once before collecting any
 # result); rolling: round-robin that collects each round before the next (worker.metaschedule)
 Scheduler = StrEnum("Scheduler", {v: v for v in ("gradient", "round-robin", "rolling")})
-Split = StrEnum("Split", {v: v for v in ("lpt", "round_robin")})
+Split = StrEnum("Split", {v: v for v in ("queue", "lpt", "round_robin")})
 Mode = StrEnum("Mode", {v: v for v in ("baseline", "slicetune")})
 ModelName = StrEnum("ModelName", {v: v for v in ZOO})
 DType = StrEnum("DType", {v: v for v in ("float32", "float16")})
@@ -104,7 +104,7 @@ class SliceTuneConf:
     server_shares: list[float] = field(default_factory=lambda: [0.0])  # 0: 100 / servers per GPU
     builders: list[Builder] = field(default_factory=lambda: [Builder.local, Builder.persistent])
     gpus: list[int] = field(default_factory=lambda: [1])  # servers placed over this many GPUs
-    split: Split = Split.lpt
+    split: Split = Split.queue  # queue: clients take tasks as they go; lpt, round_robin: fixed shards
 
 
 @dataclass

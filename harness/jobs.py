@@ -81,6 +81,8 @@ class TuneJob:
     builder_timeout_s: float  # resolved: tuner's, else the platform's
     search_threads: int = 0  # cuda: search threads (0: all cores); cpu: the share's cores
     tasks: list[str] | None = None  # tune only these tasks (a shard); None: all
+    queue: str | None = None  # take tasks from this Slice-Tune run's shared queue (harness.taskqueue) instead
+    client: int = 0  # this client's number in the queue
     task_modules: str | None = None  # the tasks as listed once for the sweep (no model load, no extraction)
     rpc: RPCTarget | None = None  # None: measure with a local runner on this process's share
     compile: bool = True  # also compile the model from the database into work_dir/model.so

@@ -20,6 +20,7 @@ CELL_STATE = "cell.state.json"  # a comparison cell's wall time over its segment
 MODEL = "model.so"  # the compiled model
 MERGED = "merged"  # the clients' databases merged, when a model is compiled from several
 SERVERS = "servers"  # a server pool's logs
+QUEUE = "tasks.queue.json"  # a Slice-Tune run's shared tasks (harness.taskqueue)
 
 
 @dataclass(frozen=True)

@@ -38,9 +38,9 @@ def test_onnx_cells_follow_file_content(tmp_path):
 
 COMMITTED = [  # (results dir, the overrides that made its rows, exp file)
     ("cpu/interdependency", ["+exp=interdependency"]),
-    ("cpu/tuning_time", ["+exp=quick_tuning_time", "tuner.trials=64", "slicetune.servers=[1,2]"]),
+    ("cpu/tuning_time", ["+exp=quick_tuning_time", "tuner.trials=64", "slicetune.servers=[1,2]", "slicetune.split=lpt"]),
     ("cpu/throughput", ["+exp=quick_throughput", "tuner.trials=32"]),
-    ("cpu/scaling", ["+exp=quick_scaling"]),
+    ("cpu/scaling", ["+exp=quick_scaling", "slicetune.split=lpt"]),
     ("cuda/interdependency", ["+exp=interdependency", "platform=cuda", "model=resnet50",
                               "tune_shares=[10,25,50,75,100]", "infer_shares=[10,25,50,75,100]", "tuner.trials=304",
                               "tuner.trials_per_round=8", "tuner.population=64", "tuner.genetic_iters=1",

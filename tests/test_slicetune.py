@@ -93,3 +93,43 @@ def test_two_clients_two_servers_survive_a_dead_server(tmp_path):
         assert db.query_tuning_record(task.dispatched[0], target, "main") is not None, task.task_name
     art = compile_model(Placement("cpu", 100), model, merged, db)
     assert os.path.getsize(art.path) > 0
+
+
+def _saved_tasks(tmp_path, name: str):
+    from harness.worker.models import load
+    from harness.worker.target import make_target
+    from harness.worker.tasks import extract, save
+
+    extracted, infos = extract(load(ModelConf(name=name)).mod, make_target("cpu", 1))
+    modules = str(tmp_path / "tasks.modules.json")
+    save(extracted, infos, modules)
+    return infos, modules
+
+
+@pytest.mark.slow
+def test_queue_clients_take_each_task_once_and_continue_after_a_pause(tmp_path):
+    """Clients take tasks from the shared queue: every task is tuned by one client to its share of
+    the budget, also when the run is paused at a deadline and continued by new processes."""
+    from harness.taskqueue import TaskQueue
+
+    infos, modules = _saved_tasks(tmp_path, "tiny_cnn")
+    tuner = TunerConf(trials=2 * len(infos), trials_per_round=2, builder_workers=1, scheduler="rolling")
+    setup = ClientSetup(ModelConf(name="tiny_cnn"), tuner, task_modules=modules)
+    with ServerPool([Share("cpu", 50), Share("cpu", 50)], str(tmp_path / "pool")) as pool:
+        first = tune_sharded(setup, infos, pool, clients=2, work_dir=str(tmp_path), deadline_s=0.1)
+        assert not first.complete  # each client stopped after its first round
+        held = {e.name: e.client for e in TaskQueue(str(tmp_path / "tasks.queue.json")).entries()}
+        res = tune_sharded(setup, infos, pool, clients=2, work_dir=str(tmp_path))
+    assert res.complete and len(res.clients) == 2
+    rounds = [(i, r) for i, c in enumerate(res.clients) for r in c.rounds]
+    per_task = {t.name: sum(r.candidates for _, r in rounds if r.task == t.name) for t in infos}
+    # each task its share (a reshape has a single schedule, so it ends at 1), never more
+    assert set(per_task.values()) <= {1, 2} and sum(per_task.values()) > len(infos), per_task
+    owners: dict[str, set[int]] = {}
+    for i, r in rounds:
+        owners.setdefault(r.task, set()).add(i)
+    assert all(owners[n] == {c} for n, c in held.items() if c is not None)  # kept by who took it first
+    assert all(len(o) == 1 for o in owners.values())  # no task tuned by two clients
+    assert sorted(n for s in res.shards for n in s) == sorted(t.name for t in infos)
+    assert [sorted(t.name for t in c.tasks) for c in res.clients] == [sorted(s) for s in res.shards]
+    assert all(len(s) >= 2 for s in res.shards)  # both clients kept taking

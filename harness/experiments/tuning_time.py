@@ -70,7 +70,7 @@ class TuningTime(Comparison):
             return [res], [work]
         shares = [Share(cfg.platform.name, p.server_share)] * (p.servers * p.gpus)
         timeout = self.jobs.builder_timeout_s()
-        setup = ClientSetup(cfg.model, cell.tuner, cfg.platform.name, cfg.slicetune.split, timeout,
+        setup = ClientSetup(cfg.model, cell.tuner, cfg.platform.name, p.split, timeout,
                             self.jobs.mps_dir, cfg.tuning_stall_s(timeout), self.tasks().modules)
         progress = [os.path.join(client_dir(cell.work_dir, i), PROGRESS) for i in range(p.clients)]
         with ServerPool(shares, os.path.join(cell.work_dir, SERVERS), cfg.platform.mps_dir,
@@ -102,7 +102,7 @@ class TuningTime(Comparison):
         pts = M.curve(clients, clock)
         m = M.metrics(clients, clock, M.read_samples(os.path.join(cell.work_dir, TIMELINE)), pts)
         row = R.TuningTimeRow(
-            cell.id, str(p.mode), p.clients, p.servers, p.server_share, p.gpus, str(cfg.slicetune.split), trials,
+            cell.id, str(p.mode), p.clients, p.servers, p.server_share, p.gpus, str(p.split) if p.mode == "slicetune" else "", trials,
             valid, sum(len(r.tasks) for r in clients), state.wall_s, max(r.wall_s for r in clients),
             trials / state.wall_s, state.segments, med, std, inf.grant.units, self.jobs.builder_timeout_s(),
             **dataclasses.asdict(m))

@@ -1,21 +1,24 @@
-"""Slice-Tune tuning: K client processes, each tuning one shard of a model's tasks, measuring on
-a shared server pool. The model is later compiled from the clients' databases together."""
+"""Slice-Tune tuning: K client processes tuning a model's tasks, measuring on a shared server
+pool; each takes tasks from a shared queue as it goes (or tunes a fixed shard: lpt, round_robin).
+The model is later compiled from the clients' databases together."""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass
 
-from harness.config import ModelConf, Platform, TunerConf
+from harness.config import ModelConf, Platform, Split, TunerConf
 from harness.device.proc import Deadline, run_job, together
 from harness.device.share import split_cores
 from harness.jobs import Placement, RPCTarget, Share, TaskInfo, TuneJob, TuneResult
-from harness.layout import client_dir, finished, tune_step
+from harness.layout import QUEUE, client_dir, finished, tune_step
 from harness.slicetune.servers import PoolError, ServerPool
 from harness.slicetune.shard import split, split_budget
+from harness.taskqueue import TaskQueue, budgets
 
 log = logging.getLogger("harness")
 
@@ -40,7 +43,7 @@ class ClientSetup:
     model: ModelConf
     tuner: TunerConf
     platform: Platform = Platform.cpu
-    split: str = "lpt"
+    split: Split = Split.queue
     builder_timeout_s: float = 60.0
     mps_dir: str | None = None  # the daemon the clients talk to (cuda)
     stall_s: float | None = None  # a client finishing no round for this long is ended (None: never)
@@ -79,28 +82,60 @@ class Watchdog:
         self._thread.join(timeout=self.pool.start_timeout_s + 5)
 
 
+@dataclass
+class Plan:
+    """What each client tunes: a fixed shard (tasks, trials) or tasks taken from a shared queue."""
+
+    shards: list[list[str] | None]  # None: from the queue
+    budgets: list[int]  # trials (a queue client's cap: the whole budget; the queue decides)
+    queue: TaskQueue | None = None
+    per_task: int | None = None  # the largest share of any task (a queue's)
+
+    def finished(self, work_dir: str, i: int) -> TuneResult | None:
+        # a queue client ends only when nothing is left to take, so once complete it is done
+        return finished(work_dir, 0 if self.queue else self.budgets[i])
+
+    def held(self) -> list[list[str]]:
+        if self.queue is None:
+            return [s or [] for s in self.shards]
+        return [[e.name for e in self.queue.held(i)] for i in range(len(self.shards))]
+
+
+def plan(setup: ClientSetup, tasks: list[TaskInfo], clients: int, work_dir: str) -> Plan:
+    t = setup.tuner
+    if setup.split == Split.queue:
+        entries = budgets(tasks, t.trials, t.max_trials_per_task)
+        queue = TaskQueue(os.path.join(work_dir, QUEUE)).create(entries)
+        n = min(clients, len(entries))
+        return Plan([None] * n, [t.trials] * n, queue, max((e.trials for e in entries), default=None))
+    shards = [s for s in split(tasks, clients, setup.split) if s]
+    sizes = split_budget(t.trials, shards, t.trials_per_round)
+    return Plan([s for s, b in zip(shards, sizes) if b], [b for b in sizes if b])
+
+
 def tune_sharded(setup: ClientSetup, tasks: list[TaskInfo], pool: ServerPool, clients: int, work_dir: str,
                  deadline_s: float | None = None) -> ShardedResult:
     """Tune `tasks` with `clients` client processes against `pool`; with `deadline_s`, clients
     stop at it and a later call continues them (a client that already finished is not rerun)."""
-    shards = [s for s in split(tasks, clients, setup.split) if s]
-    budgets = split_budget(setup.tuner.trials, shards, setup.tuner.trials_per_round)
-    shards, budgets = [s for s, b in zip(shards, budgets) if b], [b for b in budgets if b]
-    tuner, threads = split_cores(setup.tuner, len(shards))
-    dirs = [client_dir(work_dir, i) for i in range(len(shards))]
-    results: list[TuneResult | None] = [None] * len(shards)
+    p = plan(setup, tasks, clients, work_dir)
+    n = len(p.budgets)
+    tuner, threads = split_cores(setup.tuner, n)
+    if p.per_task:
+        tuner = dataclasses.replace(tuner, max_trials_per_task=p.per_task)
+    dirs = [client_dir(work_dir, i) for i in range(n)]
+    results: list[TuneResult | None] = [None] * n
     share = Share(setup.platform, 100.0)
 
     def client(i: int) -> None:
-        results[i] = finished(dirs[i], budgets[i])
+        results[i] = p.finished(dirs[i], i)
         if results[i] is not None:
             return
         key = pool.keys[i % len(pool.keys)]
         rpc = RPCTarget(*pool.tracker, key, servers=sum(1 for s in pool.specs if s.key == key))
         job = TuneJob(place=Placement(setup.platform, 100.0), model=setup.model, work_dir=dirs[i],
-                      builder_timeout_s=setup.builder_timeout_s, search_threads=threads, tasks=shards[i], rpc=rpc,
-                      task_modules=setup.task_modules, compile=False, deadline_s=deadline_s,
-                      tuner=dataclasses.replace(tuner, trials=budgets[i]))
+                      builder_timeout_s=setup.builder_timeout_s, search_threads=threads, tasks=p.shards[i], rpc=rpc,
+                      queue=p.queue.path if p.queue else None, client=i, task_modules=setup.task_modules,
+                      compile=False, deadline_s=deadline_s, tuner=dataclasses.replace(tuner, trials=p.budgets[i]))
         results[i] = run_job("tune", job, tune_step(dirs[i]), share, setup.mps_dir,
                              deadline=Deadline.stalled(dirs[i], setup.stall_s))
 
@@ -108,6 +143,6 @@ def tune_sharded(setup: ClientSetup, tasks: list[TaskInfo], pool: ServerPool, cl
     # clients start up (TVM import, task extraction, builder warm-up) while the servers register
     waits = [] if pool.ready else [pool.wait_registered]
     with Watchdog(pool) as dog:
-        together([*(lambda i=i: client(i) for i in range(len(shards))), *waits], "client")
+        together([*(lambda i=i: client(i) for i in range(n)), *waits], "client")
     done = [r for r in results if r is not None]
-    return ShardedResult(shards, done, dirs, time.perf_counter() - t0, dog.restarted)
+    return ShardedResult(p.held(), done, dirs, time.perf_counter() - t0, dog.restarted)

@@ -15,8 +15,9 @@ def split(tasks: list[TaskInfo], k: int, how: str = "lpt") -> list[list[str]]:
     task to the currently cheapest shard; round_robin: in task order."""
     if k < 1:
         raise ValueError(f"shards={k} is not allowed; it must be >= 1")
-    if how not in {s.value for s in Split}:
-        raise ValueError(f"split={how!r} is not allowed; choose one of: {', '.join(Split)}")
+    fixed = [s.value for s in Split if s != Split.queue]  # a queue is taken as the clients go
+    if how not in fixed:
+        raise ValueError(f"split={how!r} is not a fixed split; choose one of: {', '.join(fixed)}")
     shards: list[list[str]] = [[] for _ in range(k)]
     if how == "round_robin":
         for i, t in enumerate(tasks):

@@ -19,6 +19,7 @@ from tvm.s_tir.meta_schedule.runner.config import EvaluatorConfig
 from harness.jobs import Progress, TuneJob, TuneResult
 from harness.layout import PROGRESS, has_database, reset
 from harness.records import read_json, write_json
+from harness.taskqueue import TaskQueue
 from harness.worker import compile as compile_step
 from harness.worker.intrinsics import only_for
 from harness.worker.metaschedule import arguments
@@ -83,6 +84,12 @@ def _contexts(job: TuneJob, progress: Progress, target, units: int):
     return contexts, weights, infos
 
 
+def _scheduler(job: TuneJob, progress: Progress, contexts, rec: Recorder):
+    if job.queue:
+        return scheduler.Queued(TaskQueue(job.queue), job.client, rec.names, rec.trials_of)
+    return scheduler.create(job.tuner.scheduler, _last_task(progress, contexts))
+
+
 def _search(job: TuneJob, progress: Progress, contexts, weights, builder) -> Recorder:
     """Run MetaSchedule on the trials left; returns the recorder (out_of_time: paused)."""
     t = job.tuner
@@ -100,7 +107,7 @@ def _search(job: TuneJob, progress: Progress, contexts, weights, builder) -> Rec
                 num_trials_per_iter=t.trials_per_round, builder=TimedBuilder(builder, rec),
                 runner=TimedRunner(_runner(job), rec), cost_model=str(t.cost_model),
                 measure_callbacks=callbacks.create(rec),
-                task_scheduler=scheduler.create(t.scheduler, _last_task(progress, contexts)))
+                task_scheduler=_scheduler(job, progress, contexts, rec))
     except RuntimeError:
         if not rec.out_of_time:
             raise
@@ -126,6 +133,9 @@ def run(job: TuneJob) -> TuneResult:
         if hasattr(builder, "shutdown"):
             builder.shutdown()
     write_json(os.path.join(job.work_dir, PROGRESS), progress)
+    if job.queue:  # the tasks this client took
+        held = {e.name for e in TaskQueue(job.queue).held(job.client)}
+        infos = [i for i in infos if i.name in held]
     result = TuneResult(
         grant=g, tvm_version=tvm.__version__, target=str(target), tasks=infos,
         extract_s=progress.extract_s, wall_s=progress.wall_s, trials_done=progress.trials_done,

@@ -57,6 +57,10 @@ class Recorder:
         self.idle_since = clock()  # the scheduler's thread: end of its last step
         self.out_of_time = False
 
+    def trials_of(self, task: str) -> int:
+        """Trials measured for `task` so far, over every segment."""
+        return sum(r.candidates for r in self.p.rounds if r.task == task)
+
     @staticmethod
     def _key(mod) -> int:
         return int(structural_hash(mod))

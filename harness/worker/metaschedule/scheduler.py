@@ -1,4 +1,4 @@
-"""Task schedulers: MetaSchedule's by name, or ours (rolling)."""
+"""Task schedulers: MetaSchedule's by name, or ours (rolling; queued, for a Slice-Tune client)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,37 @@ class Rolling(PyTaskScheduler):
                 self.last = i
                 return i
         return -1
+
+
+@derived_object
+class Queued(PyTaskScheduler):
+    """One task at a time from a Slice-Tune run's shared queue (harness.taskqueue): the task this
+    client holds until its share of trials is spent (`trials_of(name)`, over every segment), then
+    the next one nobody holds; done when there is none. A task's last round may pass its share by
+    up to a round, as MetaSchedule's per-task count restarts with each segment."""
+
+    def __init__(self, queue, client: int, names: list[str], trials_of):
+        super().__init__()
+        self.queue, self.client, self.names, self.trials_of = queue, client, names, trials_of
+        self.current, self.running = -1, False
+
+    def _open(self, entry, tasks) -> bool:
+        i = self.names.index(entry.name)
+        return not tasks[i].is_terminated and self.trials_of(entry.name) < entry.trials
+
+    def next_task_id(self) -> int:
+        tasks = self._outer().tasks_
+        if self.running and not tasks[self.current].is_terminated:
+            self.join_running_task(self.current)
+        self.running = False
+        while True:
+            held = [e for e in self.queue.held(self.client) if self._open(e, tasks)]
+            entry = held[0] if held else self.queue.take(self.client)
+            if entry is None:
+                return -1
+            if self._open(entry, tasks):
+                self.current, self.running = self.names.index(entry.name), True
+                return self.current
 
 
 def create(kind: str, after: int = -1):

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Slice-Tune at a real trial budget (issue 12), on one GPU: bert_base at 64 trials per task (896)
+# and resnet50 at 32 per task (1216), batch 1, the best single process against Slice-Tune (K=4
+# clients taking tasks from a shared queue, S=2 servers at 50%), same search settings and seed.
+#
+#   BUDGET_S=540 benchmarks/tuning_time_real_budget.sh   # again until it prints "all done"
+#
+# Each call stops its tuning at BUDGET_S (paused cells continue at the next call, on a machine
+# with the same card) and packs the run directory into a checkpoint beside the results, which a
+# fresh machine unpacks first. Slice-Tune runs first, so a short call still yields its rows.
+set -u
+cd "$(dirname "$0")/.."
+budget=${BUDGET_S:-540}
+t0=$SECONDS
+runs=runs/cuda/tuning_time
+ck=results/cuda/tuning_time/checkpoint.tar.xz
+py=${PYTHON:-python3}
+if [ ! -d "$runs" ] && [ -f "$ck" ]; then $py -m harness.checkpoint unpack "$ck" "$runs"; fi
+common=(+exp=tuning_time platform=cuda tuner.population=64 tuner.genetic_iters=1 tuner.scheduler=rolling
+        slicetune.clients=[4] slicetune.servers=[2] slicetune.builders=[persistent])
+sweeps=(
+  "model=bert_base tuner.trials=896 tuner.max_trials_per_task=64 slicetune.baseline=false"
+  "model=bert_base tuner.trials=896 tuner.max_trials_per_task=64"
+  "model=resnet50 tuner.trials=1216 tuner.max_trials_per_task=32 slicetune.baseline=false"
+  "model=resnet50 tuner.trials=1216 tuner.max_trials_per_task=32"
+)
+rc=0
+out=$(mktemp)
+for s in "${sweeps[@]}"; do
+  left=$((budget - (SECONDS - t0)))
+  if [ "$left" -lt 150 ]; then rc=3; break; fi
+  # shellcheck disable=SC2086
+  $py -m harness.sweep "${common[@]}" $s tune_deadline_s=$((left - 60)) 2>&1 | tee "$out"
+  rc=${PIPESTATUS[0]}
+  if [ "$rc" -ne 0 ]; then break; fi
+  if grep -q "stopped at tune_deadline_s" "$out"; then rc=3; break; fi
+done
+rm -f "$out"
+$py -m harness.checkpoint pack "$runs" "$ck"
+case $rc in
+  0) echo "all done" ;;
+  3) echo "paused at BUDGET_S=$budget: run again to continue" ;;
+esac
+exit $rc
