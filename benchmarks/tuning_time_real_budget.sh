@@ -16,7 +16,8 @@ runs=runs/cuda/tuning_time
 ck=results/cuda/tuning_time/checkpoint.tar.xz
 py=${PYTHON:-python3}
 if [ ! -d "$runs" ] && [ -f "$ck" ]; then $py -m harness.checkpoint unpack "$ck" "$runs"; fi
-common=(+exp=tuning_time platform=cuda tuner.population=64 tuner.genetic_iters=1 tuner.scheduler=rolling
+common=(+exp=tuning_time platform=cuda tuner.population=64 tuner.genetic_iters=1 tuner.init_min_unmeasured=6
+        tuner.scheduler=rolling
         slicetune.clients=[4] slicetune.servers=[2] slicetune.builders=[persistent])
 sweeps=(
   "model=bert_base tuner.trials=896 tuner.max_trials_per_task=64 slicetune.baseline=false"

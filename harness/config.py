@@ -81,6 +81,10 @@ class TunerConf:
     # evolutionary search effort (MetaSchedule's defaults: 512, 4); smaller is cheaper per round
     population: int = 512
     genetic_iters: int = 4
+    # new random schedules a search round needs (besides the best measured), else the task's search
+    # ends for good: MetaSchedule's 50 suits its population of 512; with a small population a task
+    # whose valid schedules are sparse (a big matmul on cuda) may end after one round: use ~population/10
+    init_min_unmeasured: int = 50
     scheduler: Scheduler = Scheduler.gradient
     seed: int = 0
 
@@ -161,7 +165,7 @@ class SweepConf:
 
 # settings added after results were first recorded: hashed only when changed, so existing
 # cells keep their identity
-_LATER_DEFAULTS = {"population": 512, "genetic_iters": 4, "scheduler": "gradient"}
+_LATER_DEFAULTS = {"population": 512, "genetic_iters": 4, "scheduler": "gradient", "init_min_unmeasured": 50}
 
 
 def tuner_fingerprint(tuner: TunerConf) -> str:

@@ -101,6 +101,8 @@ def _check_tuner(t: TunerConf) -> None:
         if getattr(t, what) is not None:
             _number(f"tuner.{what}", getattr(t, what))
     _number("tuner.builder_workers", t.builder_workers, strict=False)
+    # a round samples population x (1 - MetaSchedule's measured ratio of 0.2) new schedules
+    _number("tuner.init_min_unmeasured", t.init_min_unmeasured, high=int(0.8 * t.population))
 
 
 def _check_ranges(cfg: SweepConf) -> None:

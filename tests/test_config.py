@@ -43,6 +43,7 @@ def test_cli_model_override_wins_over_experiment():
     (dict(tuner__trials=0), "tuner.trials=0"),
     (dict(tuner__trials=-5), "tuner.trials=-5"),
     (dict(tuner__trials_per_round=0), "tuner.trials_per_round=0"),
+    (dict(tuner__population=32), "tuner.init_min_unmeasured=50"),  # a round could never sample 50 new
     (dict(tuner__builder="remote"), "tuner.builder='remote'"),
     (dict(tuner__cost_model="gbdt"), "tuner.cost_model='gbdt'"),
     (dict(tune_shares=[0]), "tune_shares has 0"),

@@ -76,7 +76,8 @@ def _contexts(job: TuneJob, progress: Progress, target, units: int):
     strategy = str(t.search)
     if t.search == "evolutionary":
         strategy = ms.search_strategy.EvolutionarySearch(population_size=t.population,
-                                                         genetic_num_iters=t.genetic_iters)
+                                                         genetic_num_iters=t.genetic_iters,
+                                                         init_min_unmeasured=t.init_min_unmeasured)
     threads = units if job.place.platform == "cpu" else (job.search_threads or "physical")
     contexts, weights = extracted_tasks_to_tune_contexts(
         extracted, job.work_dir, strategy=strategy, seed=t.seed + progress.segments - 1,  # a new draw per segment
