@@ -38,7 +38,8 @@ def test_onnx_cells_follow_file_content(tmp_path):
 
 COMMITTED = [  # (results dir, the overrides that made its rows, exp file)
     ("cpu/interdependency", ["+exp=interdependency"]),
-    ("cpu/tuning_time", ["+exp=quick_tuning_time", "tuner.trials=64", "slicetune.servers=[1,2]", "slicetune.split=lpt"]),
+    ("cpu/tuning_time", ["+exp=quick_tuning_time", "tuner.trials=64", "tuner.max_trials_per_task=null",
+                         "slicetune.servers=[1,2]", "slicetune.split=lpt"]),
     ("cpu/throughput", ["+exp=quick_throughput", "tuner.trials=32"]),
     ("cpu/scaling", ["+exp=quick_scaling", "slicetune.split=lpt"]),
     ("cuda/interdependency", ["+exp=interdependency", "platform=cuda", "model=resnet50",
