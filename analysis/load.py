@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from harness.results import existing
 from harness.results import CURVES, INFERENCE, PHASE_USE, PHASES, ROUNDS, THROUGHPUT, TUNING, TUNING_TIME
 
 RESULT_FILES = (INFERENCE, PHASES, ROUNDS, TUNING, TUNING_TIME, THROUGHPUT, CURVES, PHASE_USE)
@@ -29,7 +30,9 @@ class Experiment:
 
 
 def read(path: str) -> pd.DataFrame | None:
-    """A CSV's rows, or None for a missing or empty file."""
+    """A CSV's rows (gzipped where named .gz, or the plain file it was before), or None for a
+    missing or empty file."""
+    path = existing(path)
     if not os.path.exists(path) or not os.path.getsize(path):
         return None
     try:
@@ -56,8 +59,8 @@ def split_exp(frames: dict[str, pd.DataFrame], default: str) -> dict[str, dict[s
 
 def experiment_dirs(root: str) -> list[str]:
     """Directories holding result files below `root` (results/, results/<platform>, or one exp)."""
-    found = {os.path.dirname(p) for pat in DIR_MARKERS
-             for p in glob.glob(os.path.join(root, "**", pat), recursive=True)}
+    found = {os.path.dirname(p) for pat in DIR_MARKERS for name in {pat, pat.removesuffix(".gz")}
+             for p in glob.glob(os.path.join(root, "**", name), recursive=True)}
     return sorted(found)
 
 

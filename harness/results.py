@@ -14,17 +14,17 @@ import subprocess
 import time
 from dataclasses import dataclass
 
-from harness.tables import ResultFileError, check, done_cells, read_rows, write_rows  # noqa: F401 - the file API
+from harness.tables import ResultFileError, check, done_cells, existing, read_rows, write_rows  # noqa: F401 - the file API
 
 # file names under results/<platform>/<exp>/
 TUNING = "tuning.csv"  # one row per tuning run
-PHASES = "tuning_phases.csv"  # one row per (tuning run, profiler scope)
-ROUNDS = "tuning_rounds.csv"  # one row per (tuning run, measured round): CellKey + tune.RoundRecord
-TASKS = "tasks.csv"  # one row per (tuning run, task)
-INFERENCE = "inference.csv"  # one row per measured repeat
+PHASES = "tuning_phases.csv.gz"  # one row per (tuning run, profiler scope)
+ROUNDS = "tuning_rounds.csv.gz"  # one row per (tuning run, measured round): CellKey + tune.RoundRecord
+TASKS = "tasks.csv.gz"  # one row per (tuning run, task)
+INFERENCE = "inference.csv.gz"  # one row per measured repeat
 TUNING_TIME = "tuning_time.csv"  # one row per tuning configuration (+exp=tuning_time)
 THROUGHPUT = "throughput.csv"  # one row per (set of jobs, job) (+exp=throughput)
-CURVES = "tuning_curves.csv"  # one row per (configuration, round end): estimated model latency vs time
+CURVES = "tuning_curves.csv.gz"  # one row per (configuration, round end): estimated model latency vs time
 PHASE_USE = "phase_use.csv"  # one row per (configuration, phase): client-seconds and CPU-seconds
 FAILURES = "failures.csv"  # one row per cell whose last attempt failed (removed when it succeeds)
 TIMELINES = "timelines"  # <cell>.csv.gz: utilisation samples; <cell>.spans.csv.gz: phase spans

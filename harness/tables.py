@@ -1,4 +1,6 @@
-"""Result files on disk: long-form CSV tables with a `cell_id` column, rewritten atomically.
+"""Result files on disk: long-form CSV tables with a `cell_id` column, rewritten atomically;
+gzip-compressed where the name ends in `.gz` (a plain file of the name without it, as first
+written, is read in its place and replaced at the next write).
 
 A row that is cut short, too long or holds NUL bytes (an interrupted write, another program) is
 not trusted: reading warns with the file's path and ignores it, its cell counts as not done (so
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import fcntl
+import gzip
 import io
 import logging
 import os
@@ -22,12 +25,29 @@ class ResultFileError(ValueError):
     """A result file this harness cannot use, named with what is wrong."""
 
 
+def existing(path: str) -> str:
+    """`path`, or for X.csv.gz that is not there the plain X.csv it was before."""
+    plain = path[:-3]
+    return plain if path.endswith(".gz") and not os.path.exists(path) and os.path.exists(plain) else path
+
+
+def _read_text(path: str) -> str:
+    try:
+        if path.endswith(".gz"):
+            with gzip.open(path, "rt", newline="", errors="replace") as f:
+                return f.read()
+        with open(path, newline="", errors="replace") as f:
+            return f.read()
+    except (EOFError, gzip.BadGzipFile) as e:
+        raise ResultFileError(f"{path} cannot be read ({e}): move it away or repair it") from None
+
+
 def _parse(path: str) -> tuple[list[dict], list[tuple[int, str | None]]]:
     """(good rows, [(line, cell_id or None)] of bad ones)"""
+    path = existing(path)
     if not os.path.exists(path):
         return [], []
-    with open(path, newline="", errors="replace") as f:
-        text = f.read().replace("\0", _NUL)
+    text = _read_text(path).replace("\0", _NUL)
     reader = csv.reader(io.StringIO(text))
     header = next(reader, None)
     if not header:
@@ -84,12 +104,17 @@ def write_rows(path: str, rows: list[dict], replace_cells: set[str] | None = Non
         fields: list[str] = []
         for r in allrows:
             fields += [k for k in r if k not in fields]
+        buf = io.StringIO(newline="")
+        w = csv.DictWriter(buf, fieldnames=fields)
+        w.writeheader()
+        for r in allrows:
+            w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in fields})
+        data = buf.getvalue().encode()
         tmp = f"{path}.tmp{os.getpid()}"
-        with open(tmp, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=fields)
-            w.writeheader()
-            for r in allrows:
-                w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in fields})
+        with open(tmp, "wb") as f:
+            f.write(gzip.compress(data, 9, mtime=0) if path.endswith(".gz") else data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+        if path.endswith(".gz") and os.path.exists(path[:-3]):
+            os.remove(path[:-3])  # the plain file it replaces

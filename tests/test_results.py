@@ -3,6 +3,8 @@
 import os
 from dataclasses import dataclass, field
 
+import pytest
+
 from harness import results as R
 from harness.records import from_dict, read_json, to_dict, write_json
 
@@ -44,3 +46,17 @@ def test_records_round_trip(tmp_path):
     path = str(tmp_path / "r.json")
     write_json(path, obj)
     assert read_json(path, Outer) == obj
+
+
+def test_gzipped_files_and_the_plain_files_they_replace(tmp_path):
+    plain, gz = tmp_path / "rows.csv", tmp_path / "rows.csv.gz"
+    plain.write_text("cell_id,x\na,1\n")
+    assert R.done_cells(str(gz)) == {"a"}  # read in its place until written
+    R.write_rows(str(gz), [{"cell_id": "b", "x": 2}])
+    assert not plain.exists() and [r["cell_id"] for r in R.read_rows(str(gz))] == ["a", "b"]
+    first = gz.read_bytes()
+    R.write_rows(str(gz), [], replace_cells={"c"})
+    assert gz.read_bytes() == first  # the same rows give the same bytes (no time stamp inside)
+    gz.write_bytes(first[:20])
+    with pytest.raises(R.ResultFileError, match="cannot be read"):
+        R.read_rows(str(gz))

@@ -48,7 +48,7 @@ def preflight(cfg: SweepConf) -> None:
     _gpu_counts(cfg)
     _writable("results_dir", cfg.results_dir)
     _writable("runs_dir", cfg.runs_dir)
-    for path in sorted(glob.glob(os.path.join(dirs(cfg)[0], "*.csv"))):
+    for path in sorted(glob.glob(os.path.join(dirs(cfg)[0], "*.csv")) + glob.glob(os.path.join(dirs(cfg)[0], "*.csv.gz"))):
         try:
             R.check(path)
         except R.ResultFileError as e:
