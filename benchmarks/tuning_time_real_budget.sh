@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Slice-Tune at a real trial budget (issue 12), on one GPU: bert_base at 64 trials per task (896)
 # and resnet50 at 32 per task (1216), batch 1, the best single process against Slice-Tune (K=4
-# clients taking tasks from a shared queue, S=2 servers at 50%), same search settings and seed.
+# clients taking tasks from a shared queue, on S=1 server at 100% and S=2 at 50%), same search
+# settings and seed.
 #
 #   BUDGET_S=540 benchmarks/tuning_time_real_budget.sh   # again until it prints "all done"
 #
@@ -18,7 +19,7 @@ py=${PYTHON:-python3}
 if [ ! -d "$runs" ] && [ -f "$ck" ]; then $py -m harness.checkpoint unpack "$ck" "$runs"; fi
 common=(+exp=tuning_time platform=cuda tuner.population=64 tuner.genetic_iters=1 tuner.init_min_unmeasured=6
         tuner.scheduler=rolling
-        slicetune.clients=[4] slicetune.servers=[2] slicetune.builders=[persistent])
+        slicetune.clients=[4] slicetune.servers=[1,2] slicetune.builders=[persistent])
 sweeps=(
   "model=bert_base tuner.trials=896 tuner.max_trials_per_task=64 slicetune.baseline=false"
   "model=bert_base tuner.trials=896 tuner.max_trials_per_task=64"

@@ -5,8 +5,9 @@ file; `unpack` puts it into a run directory on another machine, where the same s
     python -m harness.checkpoint pack runs/cuda/tuning_time results/cuda/tuning_time/checkpoint.tar.xz
     python -m harness.checkpoint unpack results/cuda/tuning_time/checkpoint.tar.xz runs/cuda/tuning_time
 
-Kept: cell state, progress and tuning results, who holds which task (Slice-Tune's queue) (rounds, spans), the utilisation timeline and the
-databases; not kept: logs, compiled models, merged databases, task caches (made again).
+Kept: cell state, progress and tuning results (rounds, spans), who holds which task (Slice-Tune's
+queue), the utilisation timeline and the databases; not kept: logs, compiled models, merged
+databases, task caches (made again).
 """
 
 from __future__ import annotations

@@ -124,7 +124,7 @@ def test_deadline_pauses_and_the_same_sweep_continues(dirs):
     results, runs = dirs
     kw = dict(tune_shares=[100], infer_shares=[100], untuned=False)
     c = conf(results, runs, tune_deadline_s=0.5, **kw)  # starts, then stops after its first round
-    c.tuner.trials = 12
+    c.tuner.trials, c.tuner.trials_per_round, c.tuner.max_trials_per_task = 12, 2, 6
     c.tuner.scheduler = "rolling"  # gradient would first send both tasks, then stop
     first = run_sweep(c)
     assert len(first.paused) == 1 and first.ran == []
@@ -139,6 +139,11 @@ def test_deadline_pauses_and_the_same_sweep_continues(dirs):
     assert [r["task"] for r in R.read_rows(str(out / R.ROUNDS))][:2] == [r["task"] for r in R.read_rows(
         str(out / R.TASKS))][:2]  # rolling: one task after the other
     rounds = R.read_rows(str(out / R.ROUNDS))
+    per_task = {}
+    for r in rounds:
+        per_task[r["task"]] = per_task.get(r["task"], 0) + int(r["candidates"])
+    # the per-task cap holds over both segments (MetaSchedule's own count restarts: 2 + 6 and 4)
+    assert sorted(per_task.values()) == [6, 6], per_task
     assert [int(r["round"]) for r in rounds] == list(range(len(rounds)))
     assert [int(r["trials_done"]) for r in rounds] == sorted(int(r["trials_done"]) for r in rounds)
     _, records = scheduled_functions(str(runs / "cpu" / "pipeline" / row["cell_id"]))

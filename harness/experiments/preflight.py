@@ -48,7 +48,8 @@ def preflight(cfg: SweepConf) -> None:
     _gpu_counts(cfg)
     _writable("results_dir", cfg.results_dir)
     _writable("runs_dir", cfg.runs_dir)
-    for path in sorted(glob.glob(os.path.join(dirs(cfg)[0], "*.csv")) + glob.glob(os.path.join(dirs(cfg)[0], "*.csv.gz"))):
+    out = dirs(cfg)[0]
+    for path in sorted(glob.glob(os.path.join(out, "*.csv")) + glob.glob(os.path.join(out, "*.csv.gz"))):
         try:
             R.check(path)
         except R.ResultFileError as e:

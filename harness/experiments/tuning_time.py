@@ -102,7 +102,8 @@ class TuningTime(Comparison):
         pts = M.curve(clients, clock)
         m = M.metrics(clients, clock, M.read_samples(os.path.join(cell.work_dir, TIMELINE)), pts)
         row = R.TuningTimeRow(
-            cell.id, str(p.mode), p.clients, p.servers, p.server_share, p.gpus, str(p.split) if p.mode == "slicetune" else "", trials,
+            cell.id, str(p.mode), p.clients, p.servers, p.server_share, p.gpus,
+            str(p.split) if p.mode == "slicetune" else "", trials,
             valid, sum(len(r.tasks) for r in clients), state.wall_s, max(r.wall_s for r in clients),
             trials / state.wall_s, state.segments, med, std, inf.grant.units, self.jobs.builder_timeout_s(),
             **dataclasses.asdict(m))

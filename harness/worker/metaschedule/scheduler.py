@@ -10,21 +10,27 @@ from tvm.s_tir.meta_schedule.task_scheduler import PyTaskScheduler
 class Rolling(PyTaskScheduler):
     """Round-robin that collects a task's results before picking the next task, so every round
     reaches the database, the progress file and the deadline check at once. Starts after task
-    `after`: a continued run picks up where the last segment stopped."""
+    `after`: a continued run picks up where the last segment stopped; with `cap`, a task whose
+    trials over every segment (`trials_of(i)`) reached it is done (MetaSchedule's own per-task
+    count restarts with each segment)."""
 
-    def __init__(self, after: int = -1):
+    def __init__(self, after: int = -1, trials_of=None, cap: int | None = None):
         super().__init__()
         self.last, self.running = after, False
+        self.trials_of, self.cap = trials_of, cap
+
+    def _open(self, tasks, i: int) -> bool:
+        return not tasks[i].is_terminated and (self.cap is None or self.trials_of(i) < self.cap)
 
     def next_task_id(self) -> int:
         tasks = self._outer().tasks_
         if self.running and not tasks[self.last].is_terminated:
             self.join_running_task(self.last)
-        self.running = True
+        self.running = False
         for k in range(1, len(tasks) + 1):
             i = (self.last + k) % len(tasks)
-            if not tasks[i].is_terminated:
-                self.last = i
+            if self._open(tasks, i):
+                self.last, self.running = i, True
                 return i
         return -1
 
@@ -60,6 +66,7 @@ class Queued(PyTaskScheduler):
                 return self.current
 
 
-def create(kind: str, after: int = -1):
-    """MetaSchedule's scheduler `kind` (its name is what tune_tasks takes), or Rolling."""
-    return Rolling(after) if kind == "rolling" else str(kind)
+def create(kind: str, after: int = -1, trials_of=None, cap: int | None = None):
+    """MetaSchedule's scheduler `kind` (its name is what tune_tasks takes), or Rolling (which
+    keeps a per-task `cap` over segments, given `trials_of(task index)`)."""
+    return Rolling(after, trials_of, cap) if kind == "rolling" else str(kind)
