@@ -126,13 +126,26 @@ def quality(tt: pd.DataFrame, curves: pd.DataFrame, title: str):
     return fig
 
 
+def settings(tt: pd.DataFrame) -> pd.Series:
+    """The search settings a figure's rows share (the builder is a configuration, not a setting):
+    the budget, and the per-task cap and initial sampling where rows record them."""
+    def one(r) -> str:
+        s = f"{r['trials']}trials"
+        if pd.notna(r.get("max_trials_per_task")):
+            s += f"_{int(r['max_trials_per_task'])}pertask"
+        if pd.notna(r.get("init_min_unmeasured")) and int(r["init_min_unmeasured"]) != 50:
+            s += f"_init{int(r['init_min_unmeasured'])}"
+        return s
+    return tt.apply(one, axis=1)
+
+
 def per_configuration(x: Experiment, save, chart) -> None:
     """Per model and trial budget (the builder is a configuration, not a setting): `chart` of
     its rows, and the timelines of the baseline and the fastest Slice-Tune run side by side."""
     tt = x.rows(TUNING_TIME)
     if tt is None:
         return
-    for (model, batch, suffix), g in variants(tt.assign(tuner_fp=tt["trials"].astype(str) + "trials")):
+    for (model, batch, suffix), g in variants(tt.assign(tuner_fp=settings(tt))):
         name, on = f"{x.exp}_{model}_b{batch}{suffix}", machine(g)
         head = caption(f"{x.exp}: {model} (batch {batch}) on {on}, {g['trials'].iloc[0]} trials per configuration",
                        measured(g))

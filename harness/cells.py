@@ -117,6 +117,7 @@ class GridPoint:
     server_share: float = 100.0
     gpus: int = 1
     split: Split = Split.lpt  # how the clients share the tasks
+    shared: bool = False  # queue: the clients' cost models learn from each other's measurements
 
     @property
     def label(self) -> str:
@@ -124,6 +125,7 @@ class GridPoint:
             return f"baseline-{self.builder}"
         g = f"-g{self.gpus}" if self.gpus > 1 else ""
         how = "" if self.split == Split.lpt else f"-{self.split}"  # lpt came first: its cells kept their ids
+        how += "-shared" if self.shared else ""
         return f"k{self.clients}-s{self.servers}-p{self.server_share:g}{g}-{self.builder}{how}"
 
 
@@ -136,7 +138,8 @@ def grid(cfg: SweepConf) -> list[GridPoint]:
             for s in st.servers:
                 for p in st.server_shares:
                     for b in st.builders:
-                        out.append(GridPoint(Mode.slicetune, b, k, s, round(p or 100.0 / s, 2), g, st.split))
+                        out.append(GridPoint(Mode.slicetune, b, k, s, round(p or 100.0 / s, 2), g, st.split,
+                                                  st.shared_cost_model and st.split == Split.queue))
     return list(dict.fromkeys(out))
 
 

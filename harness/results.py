@@ -71,6 +71,10 @@ class Context:
     git_commit: str
     timestamp: str
     host: str = dataclasses.field(default_factory=socket.gethostname)
+    # search settings added later (empty in older rows: MetaSchedule's defaults, no per-task cap)
+    max_trials_per_task: int | None = None
+    init_min_unmeasured: int | None = None
+    genetic_iters: int | None = None
 
 
 @dataclass

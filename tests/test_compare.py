@@ -23,11 +23,12 @@ def test_grid_has_the_baselines_then_every_slicetune_point():
     assert g[0] == GridPoint("baseline", "local")
     st = [c for c in g if c.mode == "slicetune"]
     assert len(st) == 2 * 3  # per K: s1 at 100% and 50%; s2 at 0 (=50%) and 50% is one point
-    assert GridPoint("slicetune", "local", 4, 2, 50.0, split="queue") in st
+    assert GridPoint("slicetune", "local", 4, 2, 50.0, split="queue", shared=True) in st
     # a fixed split is its own cell; lpt's label is the one it had before the queue came
+    assert GridPoint("slicetune", "local", 4, 2, 50.0, split="queue", shared=True).label == "k4-s2-p50-local-queue-shared"
     assert GridPoint("slicetune", "local", 4, 2, 50.0, split="queue").label == "k4-s2-p50-local-queue"
     assert GridPoint("slicetune", "local", 4, 2, 50.0, split="lpt").label == "k4-s2-p50-local"
-    assert {c.label for c in g} >= {"baseline-local", "k4-s2-p50-local-queue", "k1-s1-p100-local-queue"}
+    assert {c.label for c in g} >= {"baseline-local", "k4-s2-p50-local-queue-shared", "k1-s1-p100-local-queue-shared"}
 
 
 @pytest.mark.parametrize("exp", ["tuning_time", "throughput", "scaling"])

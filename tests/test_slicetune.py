@@ -1,6 +1,7 @@
 """Sharded tuning clients against a real server pool on loopback (CPU shares)."""
 
 import os
+import re
 import signal
 import threading
 import time
@@ -133,3 +134,7 @@ def test_queue_clients_take_each_task_once_and_continue_after_a_pause(tmp_path):
     assert sorted(n for s in res.shards for n in s) == sorted(t.name for t in infos)
     assert [sorted(t.name for t in c.tasks) for c in res.clients] == [sorted(s) for s in res.shards]
     assert all(len(s) >= 2 for s in res.shards)  # both clients kept taking
+    # each client's cost model learned from the other's measurements too
+    learned = [re.findall(r"learned from (\d+) records", (tmp_path / f"client{i}" / "tune.log").read_text())
+               for i in range(2)]
+    assert all(n and int(n[-1]) > 0 for n in learned), learned

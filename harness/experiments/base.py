@@ -121,7 +121,9 @@ class Base:
             exp=str(cfg.experiment), platform=str(cfg.platform.name), device=device, model=str(cfg.model.name),
             batch=cfg.model.batch, trials=t.trials, trials_per_round=t.trials_per_round, builder=str(t.builder),
             cost_model=str(t.cost_model), search=str(t.search), population=t.population,
-            tuner_fp=tuner_fingerprint(t), tvm_version=tvm_version, git_commit=self.commit, timestamp=R.now())
+            tuner_fp=tuner_fingerprint(t), tvm_version=tvm_version, git_commit=self.commit, timestamp=R.now(),
+            max_trials_per_task=t.max_trials_per_task, init_min_unmeasured=t.init_min_unmeasured,
+            genetic_iters=t.genetic_iters)
 
     def out(self, name: str) -> str:
         return os.path.join(self.summary.out_dir, name)

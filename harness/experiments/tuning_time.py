@@ -70,7 +70,7 @@ class TuningTime(Comparison):
             return [res], [work]
         shares = [Share(cfg.platform.name, p.server_share)] * (p.servers * p.gpus)
         timeout = self.jobs.builder_timeout_s()
-        setup = ClientSetup(cfg.model, cell.tuner, cfg.platform.name, p.split, timeout,
+        setup = ClientSetup(cfg.model, cell.tuner, cfg.platform.name, p.split, p.shared, timeout,
                             self.jobs.mps_dir, cfg.tuning_stall_s(timeout), self.tasks().modules)
         progress = [os.path.join(client_dir(cell.work_dir, i), PROGRESS) for i in range(p.clients)]
         with ServerPool(shares, os.path.join(cell.work_dir, SERVERS), cfg.platform.mps_dir,

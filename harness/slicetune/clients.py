@@ -44,6 +44,7 @@ class ClientSetup:
     tuner: TunerConf
     platform: Platform = Platform.cpu
     split: Split = Split.queue
+    shared_cost_model: bool = True  # queue: each client's cost model learns from the others' measurements
     builder_timeout_s: float = 60.0
     mps_dir: str | None = None  # the daemon the clients talk to (cuda)
     stall_s: float | None = None  # a client finishing no round for this long is ended (None: never)
@@ -135,6 +136,7 @@ def tune_sharded(setup: ClientSetup, tasks: list[TaskInfo], pool: ServerPool, cl
         job = TuneJob(place=Placement(setup.platform, 100.0), model=setup.model, work_dir=dirs[i],
                       builder_timeout_s=setup.builder_timeout_s, search_threads=threads, tasks=p.shards[i], rpc=rpc,
                       queue=p.queue.path if p.queue else None, client=i, task_modules=setup.task_modules,
+                      peers=[d for d in dirs if d != dirs[i]] if p.queue and setup.shared_cost_model else [],
                       compile=False, deadline_s=deadline_s, tuner=dataclasses.replace(tuner, trials=p.budgets[i]))
         results[i] = run_job("tune", job, tune_step(dirs[i]), share, setup.mps_dir,
                              deadline=Deadline.stalled(dirs[i], setup.stall_s))

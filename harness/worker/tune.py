@@ -24,7 +24,7 @@ from harness.worker import compile as compile_step
 from harness.worker.intrinsics import only_for
 from harness.worker.metaschedule import arguments
 from harness.worker.metaschedule import builder as builders
-from harness.worker.metaschedule import callbacks, scheduler
+from harness.worker.metaschedule import callbacks, scheduler, shared
 from harness.worker.metaschedule.probes import TimedBuilder, TimedRunner
 from harness.worker.metaschedule.recorder import Recorder
 from harness.worker.models import load
@@ -92,6 +92,15 @@ def _scheduler(job: TuneJob, progress: Progress, contexts, rec: Recorder):
                             lambda i: rec.trials_of(rec.names[i]), job.tuner.max_trials_per_task)
 
 
+def _cost_model(job: TuneJob, contexts):
+    """MetaSchedule's cost model by name; for a client with peers, one that learns from theirs too."""
+    kind = str(job.tuner.cost_model)
+    if not job.peers or kind != "xgb":
+        return kind
+    inner = ms.cost_model.CostModel.create(kind, num_tuning_cores=contexts[0].num_threads, tree_method="auto")
+    return shared.Shared(inner, job.peers, contexts)
+
+
 def _search(job: TuneJob, progress: Progress, contexts, weights, builder) -> Recorder:
     """Run MetaSchedule on the trials left; returns the recorder (out_of_time: paused)."""
     t = job.tuner
@@ -100,19 +109,21 @@ def _search(job: TuneJob, progress: Progress, contexts, weights, builder) -> Rec
     remaining = t.trials - progress.trials_done
     if remaining <= 0:
         return rec
-    prof = ms.Profiler()
+    prof, model = ms.Profiler(), _cost_model(job, contexts)
     try:
         with prof:
             ms.tune_tasks(
                 tasks=contexts, task_weights=weights, work_dir=job.work_dir,
                 max_trials_global=remaining, max_trials_per_task=t.max_trials_per_task,
                 num_trials_per_iter=t.trials_per_round, builder=TimedBuilder(builder, rec),
-                runner=TimedRunner(_runner(job), rec), cost_model=str(t.cost_model),
+                runner=TimedRunner(_runner(job), rec), cost_model=model,
                 measure_callbacks=callbacks.create(rec),
                 task_scheduler=_scheduler(job, progress, contexts, rec))
     except RuntimeError:
         if not rec.out_of_time:
             raise
+    if isinstance(model, shared.Shared):
+        print(f"cost model: learned from {model.learned} records of the other clients", flush=True)
     for k, v in prof.get().items():
         progress.profile[k] = progress.profile.get(k, 0.0) + float(v)
     return rec
