@@ -17,7 +17,9 @@ def config_label(r) -> str:
     g = f" x{int(r['gpus'])} GPUs" if int(r.get("gpus", 1)) > 1 else ""
     # a cell paused at a deadline paid its start-up again in each segment
     seg = f", {int(r['segments'])} segments" if int(r.get("segments", 1) or 1) > 1 else ""
-    return f"K={int(r['clients'])} S={int(r['servers'])}@{float(r['server_share']):g}%{g} ({r['builder']}{seg})"
+    how = r.get("split")
+    how = f", {how}" if isinstance(how, str) and how not in ("", "lpt") else ""
+    return f"K={int(r['clients'])} S={int(r['servers'])}@{float(r['server_share']):g}%{g} ({r['builder']}{how}{seg})"
 
 
 def with_commits(t: pd.DataFrame) -> pd.Series:
@@ -147,8 +149,10 @@ def per_configuration(x: Experiment, save, chart) -> None:
         return
     for (model, batch, suffix), g in variants(tt.assign(tuner_fp=settings(tt))):
         name, on = f"{x.exp}_{model}_b{batch}{suffix}", machine(g)
-        head = caption(f"{x.exp}: {model} (batch {batch}) on {on}, {g['trials'].iloc[0]} trials per configuration",
-                       measured(g))
+        cap = g["max_trials_per_task"].iloc[0] if "max_trials_per_task" in g else None
+        per = f" (at most {int(cap)} per task; tasks with fewer schedules end sooner)" if pd.notna(cap) else ""
+        head = caption(f"{x.exp}: {model} (batch {batch}) on {on}, a budget of {g['trials'].iloc[0]} trials per "
+                       f"configuration{per}", measured(g))
         save(chart(g, caption(head, depth(g))), f"{name}.png")
         curves = x.rows(CURVES)
         mine = None if curves is None else curves[curves["cell_id"].isin(g["cell_id"])]
