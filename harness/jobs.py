@@ -45,6 +45,11 @@ class TaskInfo:
     flops: float
     weight: int
 
+    @property
+    def cost(self) -> float:
+        """Estimated tuning cost, for ordering tasks: FLOPs x weight, at least 1."""
+        return max(1.0, self.flops * self.weight)
+
 
 @dataclass
 class TasksJob:

@@ -32,7 +32,7 @@ def budgets(tasks: list[TaskInfo], trials: int, per_task: int | None = None) -> 
         return []
     per = per_task or -(-trials // len(tasks))
     out, left = [], trials
-    for t in sorted(tasks, key=lambda t: -max(1.0, t.flops * t.weight)):
+    for t in sorted(tasks, key=lambda t: -t.cost):
         if left <= 0:
             break
         out.append(Entry(t.name, min(per, left)))

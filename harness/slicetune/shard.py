@@ -24,10 +24,10 @@ def split(tasks: list[TaskInfo], k: int, how: str = "lpt") -> list[list[str]]:
             shards[i % k].append(t.name)
         return shards
     heap = [(0.0, i) for i in range(k)]
-    for t in sorted(tasks, key=lambda t: -max(1.0, t.flops * t.weight)):
+    for t in sorted(tasks, key=lambda t: -t.cost):
         cost, i = heapq.heappop(heap)
         shards[i].append(t.name)
-        heapq.heappush(heap, (cost + max(1.0, t.flops * t.weight), i))
+        heapq.heappush(heap, (cost + t.cost, i))
     return shards
 
 
