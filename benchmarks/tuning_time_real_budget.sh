@@ -2,29 +2,34 @@
 # Slice-Tune at a real trial budget (issue 12), on one GPU: bert_base at 64 trials per task (896)
 # and resnet50 at 32 per task (1216), batch 1, the best single process against Slice-Tune (K=4
 # clients taking tasks from a shared queue, on S=1 server at 100% and S=2 at 50%), same search
-# settings and seed.
+# settings and seed; then stock MetaSchedule (LocalBuilder, LocalRunner) at the same settings.
 #
 #   BUDGET_S=540 benchmarks/tuning_time_real_budget.sh   # again until it prints "all done"
 #
 # Each call stops its tuning at BUDGET_S (paused cells continue at the next call, on a machine
 # with the same card) and packs the run directory into a checkpoint beside the results, which a
 # fresh machine unpacks first. Slice-Tune runs first, so a short call still yields its rows.
+# Rows of one card only: on another card set RESULTS_DIR and RUNS_DIR (e.g. results/h100, runs/h100).
 set -u
 cd "$(dirname "$0")/.."
 budget=${BUDGET_S:-540}
 t0=$SECONDS
-runs=runs/cuda/tuning_time
-ck=results/cuda/tuning_time/checkpoint.tar.xz
+results=${RESULTS_DIR:-results}
+runs_root=${RUNS_DIR:-runs}
+runs=$runs_root/cuda/tuning_time
+ck=$results/cuda/tuning_time/checkpoint.tar.xz
 py=${PYTHON:-python3}
 if [ ! -d "$runs" ] && [ -f "$ck" ]; then $py -m harness.checkpoint unpack "$ck" "$runs"; fi
 common=(+exp=tuning_time platform=cuda tuner.population=64 tuner.genetic_iters=1 tuner.init_min_unmeasured=6
-        tuner.scheduler=rolling
-        slicetune.clients=[4] slicetune.servers=[1,2] slicetune.builders=[persistent])
+        tuner.scheduler=rolling slicetune.servers=[1,2] results_dir="$results" runs_dir="$runs_root")
+bert="model=bert_base tuner.trials=896 tuner.max_trials_per_task=64"
+resnet="model=resnet50 tuner.trials=1216 tuner.max_trials_per_task=32"
+ours="slicetune.clients=[4] slicetune.builders=[persistent]"
+stock="slicetune.clients=[] slicetune.builders=[local]"  # the baseline only
 sweeps=(
-  "model=bert_base tuner.trials=896 tuner.max_trials_per_task=64 slicetune.baseline=false"
-  "model=bert_base tuner.trials=896 tuner.max_trials_per_task=64"
-  "model=resnet50 tuner.trials=1216 tuner.max_trials_per_task=32 slicetune.baseline=false"
-  "model=resnet50 tuner.trials=1216 tuner.max_trials_per_task=32"
+  "$bert $ours slicetune.baseline=false" "$bert $ours"
+  "$resnet $ours slicetune.baseline=false" "$resnet $ours"
+  "$bert $stock" "$resnet $stock"
 )
 rc=0
 out=$(mktemp)

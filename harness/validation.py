@@ -123,7 +123,9 @@ def _check_ranges(cfg: SweepConf) -> None:
     _each("tune_shares", cfg.tune_shares, _share)
     _each("infer_shares", cfg.infer_shares, _share)
     st = cfg.slicetune
-    for what in ("clients", "servers", "gpus"):
+    if st.clients or not st.baseline:  # clients=[] with the baseline on: the baselines only
+        _each("slicetune.clients", st.clients, _count)
+    for what in ("servers", "gpus"):
         _each(f"slicetune.{what}", getattr(st, what), _count)
     _each("slicetune.server_shares", st.server_shares, lambda v: _number("share", v, strict=False, high=100))
     _each("slicetune.builders", st.builders, lambda v: None)

@@ -31,6 +31,12 @@ def test_grid_has_the_baselines_then_every_slicetune_point():
     assert {c.label for c in g} >= {"baseline-local", "k4-s2-p50-local-queue-shared", "k1-s1-p100-local-queue-shared"}
 
 
+def test_no_clients_runs_the_baselines_only():
+    cfg = SweepConf(slicetune=SliceTuneConf(clients=[], builders=["local", "persistent"]))
+    validate(cfg)
+    assert grid(cfg) == [GridPoint("baseline", "local"), GridPoint("baseline", "persistent")]
+
+
 @pytest.mark.parametrize("exp", ["tuning_time", "throughput", "scaling"])
 def test_experiments_compose_and_validate(exp):
     with initialize_config_dir(version_base="1.3", config_dir=CONF):
@@ -41,7 +47,7 @@ def test_experiments_compose_and_validate(exp):
 
 @pytest.mark.parametrize("change, bad", [
     (dict(slicetune=SliceTuneConf(clients=[0])), "slicetune.clients has 0"),
-    (dict(slicetune=SliceTuneConf(clients=[])), "slicetune.clients is empty"),
+    (dict(slicetune=SliceTuneConf(clients=[], baseline=False)), "slicetune.clients is empty"),
     (dict(slicetune=SliceTuneConf(builders=[])), "slicetune.builders is empty"),
     (dict(slicetune=SliceTuneConf(builders=["fast"])), "slicetune.builders entry='fast'"),
     (dict(slicetune=SliceTuneConf(server_shares=[150])), "server_shares has 150"),
