@@ -143,6 +143,9 @@ class SweepConf:
     # from the tuner's time-outs and round size, see tuning_stall_s)
     job_timeout_s: float = 3600.0
     stall_timeout_s: float | None = None
+    # tuning processes with our fixes (builder=persistent) stay up across a sweep's cells placed
+    # alike: TVM imported and builder workers started once (harness.device.warm)
+    reuse_workers: bool = True
     slicetune: SliceTuneConf = field(default_factory=SliceTuneConf)
     throughput: ThroughputConf = field(default_factory=ThroughputConf)
     results_dir: str = "results"

@@ -142,6 +142,7 @@ class Progress:
     profile: dict[str, float] = field(default_factory=dict)
     rounds: list[RoundRecord] = field(default_factory=list)
     spans: list[Span] = field(default_factory=list)
+    started_kept: bool = False  # the first segment ran in a process kept from an earlier job (harness.device.warm)
 
 
 @dataclass
@@ -166,6 +167,7 @@ class TuneResult:
     artifact: Artifact | None = None
     complete: bool = True  # False: stopped at its deadline, continues from its database
     segments: int = 1
+    started_kept: bool = False  # see Progress
 
 
 @dataclass

@@ -165,6 +165,9 @@ class TuningTimeRow:
     cpu_s_per_trial: float | None = None
     gpu_busy_pct: float | None = None
     est_final_ms: float | None = None
+    # tuning processes whose first segment ran in a process kept from an earlier cell (its start-up
+    # skips the imports and builder warm-up; reuse_workers); empty: rows from before processes were kept
+    kept_processes: int | None = None
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """Stock MetaSchedule against Slice-Tune on CPU shares: the grid, and real runs of both
 experiments with a tiny model (real tuning, real tracker and servers, real compile and infer)."""
 
+import logging
 import os
 
 import pandas as pd
@@ -68,15 +69,19 @@ def conf(tmp_path, **kw) -> SweepConf:
 
 
 @pytest.mark.slow
-def test_tuning_time_baseline_and_slicetune(tmp_path):
+def test_tuning_time_baseline_and_slicetune(tmp_path, caplog):
     cfg = conf(tmp_path, name="tt", experiment="tuning_time",
                slicetune=SliceTuneConf(clients=[2], servers=[2], builders=["persistent"]))
-    summary = run_sweep(cfg)
+    with caplog.at_level(logging.INFO, logger="harness"):
+        summary = run_sweep(cfg)
     assert len(summary.ran) == 2 and not summary.paused
+    # the baseline's process is kept up and tunes as a client of the next cell
+    assert "tuning processes: 2 started, 1 jobs ran in one kept from an earlier job" in caplog.text
     out = tmp_path / "results" / "cpu" / "tt"
     rows = {r["mode"]: r for r in R.read_rows(str(out / R.TUNING_TIME))}
     assert set(rows) == {"baseline", "slicetune"}
     st, base = rows["slicetune"], rows["baseline"]
+    assert (base["kept_processes"], st["kept_processes"]) == ("0", "1")
     assert (st["clients"], st["servers"], st["server_share"]) == ("2", "2", "50.0")
     for r in rows.values():
         assert int(r["trials_done"]) >= 8 and float(r["wall_s"]) > 0 and float(r["final_latency_ms"]) > 0

@@ -106,7 +106,8 @@ def kill_group(p: subprocess.Popen, grace_s: float = 5.0) -> None:
 
 
 def spawn(argv: list[str], share: Share | None, log_path: str, mps_dir: str | None = None,
-          cores: list[int] | None = None, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
+          cores: list[int] | None = None, extra_env: dict[str, str] | None = None,
+          stdin=subprocess.DEVNULL, pass_fds: tuple[int, ...] = ()) -> subprocess.Popen:
     """Start `argv` in its own process group on `share`, output appended to `log_path`."""
     launch = launch_for(share, mps_dir, cores) if share is not None else None
     env = {**os.environ, **(launch.env if launch else {}), **(extra_env or {})}
@@ -120,8 +121,26 @@ def spawn(argv: list[str], share: Share | None, log_path: str, mps_dir: str | No
 
     os.makedirs(os.path.dirname(log_path) or ".", exist_ok=True)
     with open(log_path, "ab") as log:
-        return subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=preexec)
+        return subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=stdin,
+                                pass_fds=pass_fds, start_new_session=True, preexec_fn=preexec)
+
+
+def start(kind: str, argv: list[str], share: Share, log_path: str, mps_dir: str | None = None,
+          cores: list[int] | None = None, extra_env: dict[str, str] | None = None, **kw) -> subprocess.Popen:
+    """spawn(), unless the sweep is stopping; kill_all() ends the process until stop() forgets it."""
+    with _lock:
+        if _stopping.is_set():
+            raise JobFailed(f"{kind} job not started: the sweep is stopping")
+        p = spawn(argv, share, log_path, mps_dir, cores, extra_env, **kw)
+        _active.add(p)
+    return p
+
+
+def stop(p: subprocess.Popen) -> None:
+    """End `p` and everything it started (a no-op once it has ended and its group is empty)."""
+    kill_group(p)
+    with _lock:
+        _active.discard(p)
 
 
 def _wait(p: subprocess.Popen, deadline: Deadline | None) -> int:
@@ -139,31 +158,33 @@ def _wait(p: subprocess.Popen, deadline: Deadline | None) -> int:
 
 
 def run_job(kind: str, job, step: Step, share: Share, mps_dir: str | None = None, cores: list[int] | None = None,
-            deadline: Deadline | None = None):
+            deadline: Deadline | None = None, warm=None):
     """Run `job` (a record of harness.jobs.KINDS[kind]) in a worker on `share` (on exactly
     `cores`, if given), with its files at `step` and its temporary files in `step.tmp` (removed
-    after); return its typed result. Past `deadline` the job is ended (JobTimeout)."""
+    after); return its typed result. Past `deadline` the job is ended (JobTimeout). With `warm`
+    (a harness.device.warm.WarmPool) it runs in a worker process kept up between jobs."""
     os.makedirs(step.dir, exist_ok=True)
     write_json(step.job, job)
     if os.path.exists(step.result):
         os.remove(step.result)
+    if warm is not None:
+        return warm.run(kind, step, share, mps_dir, cores, deadline)
     shutil.rmtree(step.tmp, ignore_errors=True)  # left by a run that was killed
     os.makedirs(step.tmp)
-    with _lock:
-        if _stopping.is_set():
-            raise JobFailed(f"{kind} job not started: the sweep is stopping")
-        p = spawn([sys.executable, "-m", "harness.worker", kind, step.job, step.result], share, step.log, mps_dir,
-                  cores, extra_env={"TMPDIR": os.path.abspath(step.tmp)})
-        _active.add(p)
+    p = start(kind, [sys.executable, "-m", "harness.worker", kind, step.job, step.result], share, step.log, mps_dir,
+              cores, extra_env={"TMPDIR": os.path.abspath(step.tmp)})
     try:
         rc = _wait(p, deadline)
     except JobTimeout as e:
         raise JobTimeout(f"{kind} job on share {share.label} {e}: ended; log {step.log}") from None
     finally:
-        kill_group(p)  # on error or interrupt; after success it reaps stragglers
-        with _lock:
-            _active.discard(p)
+        stop(p)  # on error or interrupt; after success it reaps stragglers
         shutil.rmtree(step.tmp, ignore_errors=True)
+    return result_of(kind, rc, step, share)
+
+
+def result_of(kind: str, rc: int | None, step: Step, share: Share):
+    """The job's typed result; JobFailed (with the log's last lines) when it failed."""
     if rc != 0 or not os.path.exists(step.result):
         raise JobFailed(f"{kind} job on share {share.label} failed (exit {rc}); "
                         f"last lines of {step.log}:\n{_tail(step.log)}")

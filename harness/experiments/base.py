@@ -63,7 +63,7 @@ class Base:
     def run(self) -> Summary:
         allow_jobs()
         try:
-            with self.jobs.device(self.gpus_needed()), self.ticker:
+            with self.jobs.device(self.gpus_needed()), self.jobs.workers(), self.ticker:
                 return self._run()
         except BaseException:
             kill_all()

@@ -4,21 +4,24 @@ the device itself: its SM count and MPS daemon(s) on cuda."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import threading
 import time
 
-from harness.cells import tasks_step
-from harness.config import ModelConf, SweepConf, TunerConf
+from harness.cells import dirs, tasks_step
+from harness.config import Builder, ModelConf, SweepConf, TunerConf
 from harness.device.gpu import gpu_uuids, probe_total_sms
 from harness.device.mps import MPSDaemon, MPSDaemons, dir_for
 from harness.device.proc import Deadline, run_job
+from harness.device.warm import WarmPool
 from harness.device.share import available_cores
 from harness.jobs import (Artifact, CompileJob, InferItem, InferJob, InferResult, Placement, ProbeJob, ProbeResult,
                           Share, TaskList, TasksJob, TuneJob, TuneResult)
 from harness.layout import Step, compile_step, finished, tune_step
 from harness.records import read_json
 
+log = logging.getLogger("harness")
 PROBE_MAX_AGE_S = 6 * 3600.0
 CACHE_DIR = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "slicetune")
 
@@ -33,6 +36,26 @@ class Jobs:
         self.timeout = Deadline(total_s=cfg.job_timeout_s)  # tasks, compile, infer, probe
         self._builder_timeout_s: float | None = None
         self._probe_lock = threading.Lock()
+        self._warm: WarmPool | None = None
+
+    @contextlib.contextmanager
+    def workers(self):
+        """Held for the sweep: the tuning processes kept up between its cells (reuse_workers)."""
+        if not self.cfg.reuse_workers:
+            yield
+            return
+        with WarmPool(os.path.join(dirs(self.cfg)[1], "workers", str(os.getpid()))) as self._warm:
+            try:
+                yield
+            finally:
+                pool, self._warm = self._warm, None
+                if pool.started:
+                    log.info("tuning processes: %d started, %d jobs ran in one kept from an earlier job",
+                             pool.started, pool.reused)
+
+    def warm(self, tuner: TunerConf) -> WarmPool | None:
+        """Where a tuning job of `tuner` runs: a kept process with our fixes, a fresh one for stock."""
+        return self._warm if tuner.builder == Builder.persistent else None
 
     def device(self, gpus: int = 1):
         """On cuda: read the GPU's SM count, then hold a private MPS daemon for the sweep (one
@@ -84,7 +107,8 @@ class Jobs:
             return prev
         job = TuneJob(self.place(share), model, tuner, work_dir, builder_timeout_s=self.builder_timeout_s(),
                       search_threads=threads, compile=compile, deadline_s=deadline_s, task_modules=task_modules)
-        return run_job("tune", job, tune_step(work_dir), share, self.mps_dir, cores, self.tuning_deadline(work_dir))
+        return run_job("tune", job, tune_step(work_dir), share, self.mps_dir, cores, self.tuning_deadline(work_dir),
+                       self.warm(tuner))
 
     def compile(self, model: ModelConf, work_dir: str, database_dirs: list[str],
                 share: Share | None = None) -> Artifact:

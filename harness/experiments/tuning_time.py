@@ -71,7 +71,8 @@ class TuningTime(Comparison):
         shares = [Share(cfg.platform.name, p.server_share)] * (p.servers * p.gpus)
         timeout = self.jobs.builder_timeout_s()
         setup = ClientSetup(cfg.model, cell.tuner, cfg.platform.name, p.split, p.shared, timeout,
-                            self.jobs.mps_dir, cfg.tuning_stall_s(timeout), self.tasks().modules)
+                            self.jobs.mps_dir, cfg.tuning_stall_s(timeout), self.tasks().modules,
+                            self.jobs.warm(cell.tuner))
         progress = [os.path.join(client_dir(cell.work_dir, i), PROGRESS) for i in range(p.clients)]
         with ServerPool(shares, os.path.join(cell.work_dir, SERVERS), cfg.platform.mps_dir,
                         devices=list(range(p.gpus)), gpu_uuids=self.jobs.gpu_uuids, wait=False) as pool, \
@@ -106,7 +107,7 @@ class TuningTime(Comparison):
             str(p.split) if p.mode == "slicetune" else "", trials,
             valid, sum(len(r.tasks) for r in clients), state.wall_s, max(r.wall_s for r in clients),
             trials / state.wall_s, state.segments, med, std, inf.grant.units, self.jobs.builder_timeout_s(),
-            **dataclasses.asdict(m))
+            **dataclasses.asdict(m), kept_processes=sum(r.started_kept for r in clients))
         ctx, ref = self.context(inf.grant.device, inf.tvm_version, cell.tuner), R.CellRef(cell.id)
         self.save(R.CURVES, [R.flatten(ctx, ref, pt) for pt in pts], cell.id)
         self.save(R.PHASE_USE, [R.flatten(ctx, ref, u) for u in M.phase_use(clients)], cell.id)

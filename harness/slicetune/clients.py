@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from harness.config import ModelConf, Platform, Split, TunerConf
 from harness.device.proc import Deadline, run_job, together
 from harness.device.share import split_cores
+from harness.device.warm import WarmPool
 from harness.jobs import Placement, RPCTarget, Share, TaskInfo, TuneJob, TuneResult
 from harness.layout import QUEUE, client_dir, finished, tune_step
 from harness.slicetune.servers import PoolError, ServerPool
@@ -49,6 +50,7 @@ class ClientSetup:
     mps_dir: str | None = None  # the daemon the clients talk to (cuda)
     stall_s: float | None = None  # a client finishing no round for this long is ended (None: never)
     task_modules: str | None = None  # the model's tasks listed once (harness.jobs.TaskList.modules)
+    warm: WarmPool | None = None  # client processes kept up between runs (harness.device.warm)
 
 
 class Watchdog:
@@ -139,7 +141,7 @@ def tune_sharded(setup: ClientSetup, tasks: list[TaskInfo], pool: ServerPool, cl
                       peers=[d for d in dirs if d != dirs[i]] if p.queue and setup.shared_cost_model else [],
                       compile=False, deadline_s=deadline_s, tuner=dataclasses.replace(tuner, trials=p.budgets[i]))
         results[i] = run_job("tune", job, tune_step(dirs[i]), share, setup.mps_dir,
-                             deadline=Deadline.stalled(dirs[i], setup.stall_s))
+                             deadline=Deadline.stalled(dirs[i], setup.stall_s), warm=setup.warm)
 
     t0 = time.perf_counter()
     # clients start up (TVM import, task extraction, builder warm-up) while the servers register

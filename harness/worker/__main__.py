@@ -1,4 +1,5 @@
-"""Entry point of every child process: `python -m harness.worker KIND JOB.json RESULT.json`.
+"""Entry point of every child process: `python -m harness.worker KIND JOB.json RESULT.json`
+(or `serve FD`: one job after another, harness.worker.serve).
 
 The parent (harness.device.proc) has already placed this process on its share (affinity, MPS
 environment); the worker runs one job of harness.jobs.KINDS and writes its typed result
@@ -13,12 +14,14 @@ from harness.jobs import KINDS
 from harness.records import read_json, write_json
 from harness.worker.group import die_with_group
 from harness.worker import compile as compile_step
-from harness.worker import infer, probe, tasks, tune
+from harness.worker import infer, probe, serve, tasks, tune
 
 RUNS = {"probe": probe.run, "tasks": tasks.run, "tune": tune.run, "compile": compile_step.run, "infer": infer.run}
 
 
 def main(argv: list[str]) -> int:
+    if argv[0] == "serve":
+        return serve.serve(RUNS, int(argv[1]))
     kind, job_path, result_path = argv
     die_with_group()
     write_json(result_path, RUNS[kind](read_json(job_path, KINDS[kind][0])))

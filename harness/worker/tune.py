@@ -21,6 +21,7 @@ from harness.layout import PROGRESS, has_database, reset
 from harness.records import read_json, write_json
 from harness.taskqueue import TaskQueue
 from harness.worker import compile as compile_step
+from harness.worker import serve
 from harness.worker.intrinsics import only_for
 from harness.worker.metaschedule import arguments
 from harness.worker.metaschedule import builder as builders
@@ -132,6 +133,8 @@ def _search(job: TuneJob, progress: Progress, contexts, weights, builder) -> Rec
 def run(job: TuneJob) -> TuneResult:
     os.makedirs(job.work_dir, exist_ok=True)
     progress = load_progress(job.work_dir)
+    if progress.segments == 0:
+        progress.started_kept = serve.kept()
     g = grant(job.place)
     target = make_target(job.place.platform, g.units, job.place.device_id)
     t = job.tuner
@@ -143,8 +146,7 @@ def run(job: TuneJob) -> TuneResult:
         contexts, weights, infos = _contexts(job, progress, target, g.units)
         rec = _search(job, progress, contexts, weights, builder)
     finally:
-        if hasattr(builder, "shutdown"):
-            builder.shutdown()
+        builders.release(builder)
     write_json(os.path.join(job.work_dir, PROGRESS), progress)
     if job.queue:  # the tasks this client took
         held = {e.name for e in TaskQueue(job.queue).held(job.client)}
@@ -153,7 +155,7 @@ def run(job: TuneJob) -> TuneResult:
         grant=g, tvm_version=tvm.__version__, target=str(target), tasks=infos,
         extract_s=progress.extract_s, wall_s=progress.wall_s, trials_done=progress.trials_done,
         profile=dict(progress.profile), rounds=list(progress.rounds), spans=list(progress.spans),
-        complete=not rec.out_of_time, segments=progress.segments)
+        complete=not rec.out_of_time, segments=progress.segments, started_kept=progress.started_kept)
     if job.compile and result.complete:
         db = ms.database.JSONDatabase(work_dir=job.work_dir)
         result.artifact = compile_step.compile_model(job.place, job.model, job.work_dir, db)

@@ -52,10 +52,37 @@ class PersistentBuilder(PyBuilder):
         self.pool.shutdown()
 
 
+_kept: dict = {}  # a serving process's persistent builder, by (workers, timeout, target kind)
+_keeping = False
+
+
+def keep_between_jobs() -> None:
+    """In a process serving several jobs (harness.worker.serve): a persistent builder's warm
+    workers stay up for the next job built alike."""
+    global _keeping
+    _keeping = True
+
+
 def create(kind: str, workers: int, timeout_s: float, target_kind: str):
     """`local`: stock LocalBuilder; `persistent`: PersistentBuilder (for `target_kind`)."""
     if kind == "local":
         return LocalBuilder(max_workers=workers, timeout_sec=timeout_s)
-    if kind == "persistent":
-        return PersistentBuilder(workers, timeout_s, target_kind)
-    raise ValueError(f"builder={kind!r} is not allowed; choose one of: local, persistent")
+    if kind != "persistent":
+        raise ValueError(f"builder={kind!r} is not allowed; choose one of: local, persistent")
+    key = (workers, timeout_s, target_kind)
+    if key in _kept:
+        print(f"builder: the {workers} warm workers of the previous job", flush=True)
+        return _kept[key]
+    for other in _kept.values():  # one pool at a time
+        other.shutdown()
+    _kept.clear()
+    b = PersistentBuilder(workers, timeout_s, target_kind)
+    if _keeping:
+        _kept[key] = b
+    return b
+
+
+def release(b) -> None:
+    """After a job: stop the builder's workers, unless kept for the next job."""
+    if hasattr(b, "shutdown") and all(b is not k for k in _kept.values()):
+        b.shutdown()

@@ -1,0 +1,146 @@
+"""Worker processes kept up between jobs, so a sweep's tuning cells do not each pay a fresh
+process: Python and TVM imports, and (harness.worker.metaschedule.builder) the builder's
+warm workers.
+
+A worker serves jobs one at a time (`python -m harness.worker serve FD`): the parent writes a
+request line to its stdin, it runs the job with its output going to the job's log, and answers
+on the pipe FD with its exit status. A worker is reused only for jobs placed as it was (share,
+MPS daemon, cores); one that fails, or runs past a deadline, is ended and not reused, and so are
+the waiting ones once a job placed otherwise starts one. Its temporary files live in its own
+directory for as long as it does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+from harness.device.proc import Deadline, JobTimeout, result_of, start, stop
+from harness.jobs import Share
+from harness.layout import Step
+
+
+@dataclass(frozen=True)
+class Placement:
+    share: Share
+    mps_dir: str | None
+    cores: tuple[int, ...] | None
+
+
+@dataclass
+class Worker:
+    place: Placement
+    proc: subprocess.Popen
+    replies: object  # the read end of the answer pipe
+    dir: str
+    jobs: int = 0
+
+
+class WarmPool:
+    """`with WarmPool(dir) as pool:` run_job(..., warm=pool) runs jobs in kept workers; on exit
+    (or kill_all) they end."""
+
+    def __init__(self, root: str):
+        self.root = root
+        self.started = 0  # worker processes started
+        self.reused = 0  # jobs that found a worker waiting
+        self._idle: list[Worker] = []
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> WarmPool:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for w in idle:
+            self._end(w)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def run(self, kind: str, step: Step, share: Share, mps_dir: str | None, cores: list[int] | None,
+            deadline: Deadline | None):
+        """The job whose record is at `step.job`, in a waiting worker placed alike (else a new one)."""
+        w = self._take(Placement(share, mps_dir, tuple(sorted(cores)) if cores else None))
+        rc = None
+        try:
+            request = {"kind": kind, "job": step.job, "result": step.result, "log": os.path.abspath(step.log)}
+            w.proc.stdin.write((json.dumps(request) + "\n").encode())
+            w.proc.stdin.flush()
+            rc = self._wait(w, deadline)
+        except JobTimeout as e:
+            raise JobTimeout(f"{kind} job on share {share.label} {e}: ended; log {step.log}") from None
+        finally:
+            if rc == 0:
+                w.jobs += 1
+                with self._lock:
+                    self._idle.append(w)
+            else:
+                self._end(w, step.log)
+        return result_of(kind, rc, step, share)
+
+    def _take(self, place: Placement) -> Worker:
+        """A waiting worker placed alike; else a new one, and the waiting ones placed otherwise end
+        (one placement is kept: a sweep's cells rarely come back to an earlier one)."""
+        with self._lock:
+            for w in self._idle:
+                if w.place == place and w.proc.poll() is None:
+                    self._idle.remove(w)
+                    self.reused += 1
+                    return w
+            stale = [w for w in self._idle if w.place != place]
+            self._idle = [w for w in self._idle if w.place == place]
+            n = self.started
+            self.started += 1
+        for w in stale:
+            self._end(w)
+        d = os.path.join(self.root, f"worker{n}")
+        os.makedirs(os.path.join(d, "tmp"), exist_ok=True)
+        r, wfd = os.pipe()
+        try:
+            p = start("worker", [sys.executable, "-m", "harness.worker", "serve", str(wfd)], place.share,
+                      os.path.join(d, "serve.log"), place.mps_dir, list(place.cores) if place.cores else None,
+                      extra_env={"TMPDIR": os.path.abspath(os.path.join(d, "tmp"))},
+                      stdin=subprocess.PIPE, pass_fds=(wfd,))
+        except BaseException:
+            os.close(r)
+            raise
+        finally:
+            os.close(wfd)
+        return Worker(place, p, os.fdopen(r), d)
+
+    @staticmethod
+    def _wait(w: Worker, deadline: Deadline | None) -> int | None:
+        t0 = time.time()
+        while True:
+            ready, _, _ = select.select([w.replies], [], [], 2.0)
+            if ready:
+                line = w.replies.readline()
+                return int(line) if line.strip() else w.proc.poll()  # empty: the worker died
+            if w.proc.poll() is not None:
+                return w.proc.returncode
+            why = deadline.passed(t0) if deadline is not None else None
+            if why:
+                raise JobTimeout(why)
+
+    @staticmethod
+    def _end(w: Worker, log: str | None = None) -> None:
+        """End the worker; after a failed job, what it printed outside any job goes to that job's log."""
+        stop(w.proc)
+        w.replies.close()
+        if log is not None:
+            try:
+                with open(os.path.join(w.dir, "serve.log"), "rb") as src, open(log, "ab") as dst:
+                    dst.write(src.read())
+            except OSError:
+                pass
+        shutil.rmtree(w.dir, ignore_errors=True)
