@@ -18,8 +18,10 @@ from harness.layout import Step
 
 
 def model_stem(m: ModelConf) -> str:
-    """A model's part of a cell id: name, batch, size, dtype (an ONNX file: its content)."""
-    stem = f"{m.name}-b{m.batch}" + (f"-s{m.input_size}" if m.input_size else "")
+    """A model's part of a cell id: label, batch, size, dtype (an ONNX file: its content too)."""
+    stem = f"{m.label}-b{m.batch}" + (f"-s{m.input_size}" if m.input_size else "")
+    if m.name == "torch" and m.input_kind is not None:
+        stem += f"-{m.input_kind}"
     if m.dtype != "float32":
         stem += f"-{m.dtype}"
     if m.name == "onnx":  # the file's content, not its path

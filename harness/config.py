@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 
@@ -42,6 +44,7 @@ Split = StrEnum("Split", {v: v for v in ("queue", "lpt", "round_robin")})
 Mode = StrEnum("Mode", {v: v for v in ("baseline", "slicetune")})
 ModelName = StrEnum("ModelName", {v: v for v in ZOO})
 DType = StrEnum("DType", {v: v for v in ("float32", "float16")})
+InputKind = StrEnum("InputKind", {v: v for v in ("image", "sequence")})
 
 
 class ConfigError(ValueError):
@@ -63,8 +66,31 @@ class ModelConf:
     name: ModelName = ModelName.tiny_cnn
     batch: int = 1
     path: str | None = None  # ONNX file, for name=onnx
+    # name=torch: a constructor called without arguments (random weights, nothing downloaded):
+    # torchvision.models.resnet50, transformers.BertModel (from its default config), or module:function
+    ctor: str | None = None
+    input_kind: InputKind | None = None  # name=torch: None: sequence for transformers, else image
     input_size: int | None = None  # image side or sequence length; None: the model's default
     dtype: DType = DType.float32
+
+    @property
+    def label(self) -> str:
+        """The model's name in rows, cell ids and titles: the zoo's; onnx.<file name>;
+        torch.<constructor name>."""
+        if self.name == "onnx" and self.path:
+            return "onnx." + _safe(os.path.splitext(os.path.basename(self.path))[0])
+        if self.name == "torch" and self.ctor:
+            return "torch." + _safe(re.split(r"[.:]", self.ctor)[-1])
+        return str(self.name)
+
+    def torch_input(self) -> InputKind:
+        if self.input_kind is not None:
+            return self.input_kind
+        return InputKind.sequence if (self.ctor or "").startswith("transformers") else InputKind.image
+
+
+def _safe(s: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", s) or "model"
 
 
 @dataclass

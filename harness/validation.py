@@ -5,6 +5,7 @@ except opening a user's ONNX file."""
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import os
 import re
 import typing
@@ -86,12 +87,32 @@ def _check_onnx(path: str | None) -> None:
         raise ConfigError(f"model.path={path!r} is not an ONNX model: it has no graph (an empty or foreign file)")
 
 
+def _check_torch(ctor: str | None) -> None:
+    """PyTorch is installed and the constructor's module can be found (imported later, in a worker)."""
+    if not ctor:
+        raise ConfigError("model=torch needs model.ctor=<constructor>, e.g. torchvision.models.resnet50, "
+                          "transformers.BertModel or my.module:function")
+    module = ctor.split(":")[0] if ":" in ctor else ctor.rpartition(".")[0]
+    top = module.split(".")[0]  # only the package: finding a submodule would import its parents
+    try:
+        found = bool(top) and importlib.util.find_spec(top) is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise ConfigError(f"model.ctor={ctor!r}: no package {top!r} to import it from; give "
+                          "package.module.name or package.module:function")
+    if importlib.util.find_spec("torch") is None:
+        raise ConfigError("model=torch needs PyTorch (pip install torch); use model=onnx or a zoo model here")
+
+
 def _check_model(m: ModelConf) -> None:
     _number("model.batch", m.batch)
     if m.input_size is not None:
         _number("model.input_size", m.input_size)
     if m.name == "onnx":
         _check_onnx(m.path)
+    if m.name == "torch":
+        _check_torch(m.ctor)
 
 
 def _check_tuner(t: TunerConf) -> None:

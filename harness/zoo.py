@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class ZooEntry:
-    kind: str  # image | sequence | vector | onnx
+    kind: str  # image | sequence | vector | onnx | torch
     default_size: int  # image side, sequence length or feature count
     about: str
 
@@ -22,7 +22,8 @@ ZOO: dict[str, ZooEntry] = {
     "vgg16": ZooEntry("image", 224, "VGG-16"),
     "bert_base": ZooEntry("sequence", 128, "BERT-base encoder, 12 layers, hidden 768"),
     "onnx": ZooEntry("onnx", 0, "a user's ONNX file (model.path=...); needs the onnx extra"),
+    "torch": ZooEntry("torch", 0, "a PyTorch model by constructor (model.ctor=...), random weights; needs torch"),
 }
 
-# models a sweep can name without a file
-BUILTIN = tuple(name for name, e in ZOO.items() if e.kind != "onnx")
+# models a sweep can name without a file or a constructor
+BUILTIN = tuple(name for name, e in ZOO.items() if e.kind not in ("onnx", "torch"))

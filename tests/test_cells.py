@@ -24,12 +24,15 @@ def test_ids_track_model_tuner_and_shares():
     assert len(plan(base).infer) == 3  # two tuned models and the untuned one, at 25%
 
 
-def test_onnx_cells_follow_file_content(tmp_path):
-    a, b = tmp_path / "a.onnx", tmp_path / "b.onnx"
-    a.write_bytes(b"same")
-    b.write_bytes(b"same")
+def test_onnx_cells_follow_file_name_and_content(tmp_path):
+    (tmp_path / "x").mkdir()
+    a, b, c = tmp_path / "a.onnx", tmp_path / "x" / "a.onnx", tmp_path / "c.onnx"
+    for f in (a, b, c):
+        f.write_bytes(b"same")
     one = ids(SweepConf(model=ModelConf(name="onnx", path=str(a))))
-    assert one == ids(SweepConf(model=ModelConf(name="onnx", path=str(b))))
+    assert one == ids(SweepConf(model=ModelConf(name="onnx", path=str(b))))  # moved: the same model
+    assert all(i.startswith("onnx.a-b1-") for i in one)
+    assert all(i.startswith("onnx.c-b1-") for i in ids(SweepConf(model=ModelConf(name="onnx", path=str(c)))))
     b.write_bytes(b"changed")
     assert one != ids(SweepConf(model=ModelConf(name="onnx", path=str(b))))
 

@@ -73,3 +73,35 @@ def test_corrupt_onnx_is_a_config_error(tmp_path):
     p.write_bytes(b"not a model")
     with pytest.raises(ConfigError, match="bad.onnx"):
         load(ModelConf(name="onnx", path=str(p)))
+
+
+def test_torch_model_by_constructor(target):
+    pytest.importorskip("torch")
+    conf = ModelConf(name="torch", ctor="tests.torch_nets:tiny_conv", batch=2, input_size=16)
+    m = load(conf)
+    assert m.entry == "main" and m.args[0].shape == [2, 3, 16, 16]
+    assert [a.name for a in m.args[1:]] == ["p_conv_weight", "p_conv_bias", "p_fc_weight", "p_fc_bias"]
+    tasks, _ = extract(m.mod, target)
+    assert tasks
+    assert conf.label == "torch.tiny_conv"
+    with pytest.raises(ConfigError, match="made a int, not a torch.nn.Module"):
+        load(ModelConf(name="torch", ctor="tests.torch_nets:not_a_module"))
+    with pytest.raises(ConfigError, match="cannot be imported"):
+        load(ModelConf(name="torch", ctor="tests.torch_nets:missing"))
+
+
+def test_transformers_model_takes_token_ids():
+    pytest.importorskip("transformers")
+    conf = ModelConf(name="torch", ctor="transformers.BertModel", input_size=16)
+    assert conf.torch_input() == "sequence" and conf.label == "torch.BertModel"
+    from harness.worker.torch_models import construct, example_input
+
+    net = construct("transformers.BertModel")  # bert-base from its default config, random weights
+    assert sum(p.numel() for p in net.parameters()) > 100e6
+    assert example_input(conf).dtype.is_floating_point is False
+
+
+def test_models_are_named_after_their_file_or_constructor():
+    assert ModelConf(name="onnx", path="/models/my net.onnx").label == "onnx.my_net"
+    assert ModelConf(name="torch", ctor="torchvision.models.resnet50").label == "torch.resnet50"
+    assert ModelConf(name="resnet50").label == "resnet50"

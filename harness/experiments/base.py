@@ -118,7 +118,7 @@ class Base:
         cfg = dataclasses.replace(self.cfg, tuner=tuner or self.cfg.tuner, model=model or self.cfg.model)
         t = cfg.tuner
         return R.Context(
-            exp=str(cfg.experiment), platform=str(cfg.platform.name), device=device, model=str(cfg.model.name),
+            exp=str(cfg.experiment), platform=str(cfg.platform.name), device=device, model=cfg.model.label,
             batch=cfg.model.batch, trials=t.trials, trials_per_round=t.trials_per_round, builder=str(t.builder),
             cost_model=str(t.cost_model), search=str(t.search), population=t.population,
             tuner_fp=tuner_fingerprint(t), tvm_version=tvm_version, git_commit=self.commit, timestamp=R.now(),

@@ -55,7 +55,7 @@ class Interdependency(Base):
         cfg = self.cfg
         if self.out_of_time(cell.id):
             return None
-        self.step(f"tune {cfg.model.name} at {cell.share.label}", tune_step(cell.work_dir).log)
+        self.step(f"tune {cfg.model.label} at {cell.share.label}", tune_step(cell.work_dir).log)
         tuner, threads = split_cores(cfg.tuner, cfg.parallel_tuning) if cfg.parallel_tuning > 1 else (cfg.tuner, 0)
         os.makedirs(cell.work_dir, exist_ok=True)
         timeline = os.path.join(cell.work_dir, TIMELINE)
@@ -93,7 +93,7 @@ class Interdependency(Base):
         """Compile the untuned reference, or a tuned model again from its database (e.g. a
         sweep resumed on another machine, with the databases brought along)."""
         what = f"from the database tuned at {cell.share.label}" if tuned else "untuned"
-        self.step(f"compile {self.cfg.model.name} {what}")
+        self.step(f"compile {self.cfg.model.label} {what}")
         art = self.jobs.compile(self.cfg.model, cell.work_dir, [cell.work_dir] if tuned else [], cell.share)
         self.summary.ran.append(cell.id)
         return art
@@ -111,7 +111,7 @@ class Interdependency(Base):
         cells = [c for c in cells if c[0].id not in done]
         if not cells:
             return
-        self.step(f"infer {cfg.model.name}: {len(cells)} model(s) at {share.label}", step.log)
+        self.step(f"infer {cfg.model.label}: {len(cells)} model(s) at {share.label}", step.log)
         items = [InferItem(c.id, a.path, a.entry) for c, _, a in cells]
         res = self.jobs.infer(cfg.model, items, share, step)
         ctx = self.context(res.grant.device, res.tvm_version)

@@ -1,4 +1,5 @@
-"""Build a model's Relax module: a zoo network (harness.worker.nets) or a user's ONNX file.
+"""Build a model's Relax module: a zoo network (harness.worker.nets), a user's ONNX file, or a
+PyTorch model by constructor (torch.export, then TVM's exported-program frontend).
 
 Weights stay function parameters (not bound constants): latency does not depend on their values,
 and artefacts stay small.
@@ -31,6 +32,10 @@ def load(conf: ModelConf) -> LoadedModel:
         raise ConfigError(f"model={conf.name!r} is not allowed; choose one of: {', '.join(sorted(ZOO))}")
     if conf.name == "onnx":
         return _load_onnx(conf)
+    if conf.name == "torch":
+        from harness.worker.torch_models import load_torch
+
+        return load_torch(conf)
     from tvm.relax.frontend import nn
 
     from harness.worker.nets import NETS
@@ -47,10 +52,10 @@ def load(conf: ModelConf) -> LoadedModel:
     if conf.dtype != "float32":
         net.to(str(conf.dtype))
     mod, _ = net.export_tvm({"forward": {"x": spec}})
-    return LoadedModel(mod, "forward", _arg_specs(mod["forward"]))
+    return LoadedModel(mod, "forward", arg_specs(mod["forward"]))
 
 
-def _arg_specs(func) -> list[TensorSpec]:
+def arg_specs(func) -> list[TensorSpec]:
     return [TensorSpec(p.name, [int(d) for d in p.ty.shape], str(p.ty.dtype)) for p in func.params]
 
 
@@ -77,4 +82,4 @@ def _load_onnx(conf: ModelConf) -> LoadedModel:
         shapes[inp.name] = dims
     mod = from_onnx(proto, shape_dict=shapes, keep_params_in_input=True)
     mod = relax.transform.DecomposeOpsForInference()(mod)
-    return LoadedModel(mod, "main", _arg_specs(mod["main"]))
+    return LoadedModel(mod, "main", arg_specs(mod["main"]))
