@@ -33,9 +33,10 @@ def load(conf: ModelConf) -> LoadedModel:
     if conf.name == "onnx":
         return _load_onnx(conf)
     if conf.name == "torch":
-        from harness.worker.torch_models import load_torch
+        from harness.worker.torch_models import import_torch
 
-        return load_torch(conf)
+        mod = import_torch(conf)
+        return LoadedModel(mod, "main", arg_specs(mod["main"]))
     from tvm.relax.frontend import nn
 
     from harness.worker.nets import NETS

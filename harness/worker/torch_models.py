@@ -38,13 +38,12 @@ def example_input(conf: ModelConf):
     return torch.randn(conf.batch, 3, size, size, dtype=getattr(torch, str(conf.dtype)))
 
 
-def load_torch(conf: ModelConf):
+def import_torch(conf: ModelConf):
+    """The model's Relax module (entry `main`: the input, then the weights)."""
     import torch
     from tvm import relax
     from tvm.relax.frontend import detach_params
     from tvm.relax.frontend.torch import from_exported_program
-
-    from harness.worker.models import LoadedModel, arg_specs
 
     net = construct(conf.ctor or "")
     if str(conf.dtype) != "float32":
@@ -53,5 +52,4 @@ def load_torch(conf: ModelConf):
         exported = torch.export.export(net, (example_input(conf),), strict=False)
     mod = from_exported_program(exported, keep_params_as_input=True, unwrap_unit_return_tuple=True)
     mod, _ = detach_params(mod)  # the weights' values are not kept (latency does not depend on them)
-    mod = relax.transform.DecomposeOpsForInference()(mod)
-    return LoadedModel(mod, "main", arg_specs(mod["main"]))
+    return relax.transform.DecomposeOpsForInference()(mod)
