@@ -1,0 +1,54 @@
+"""The tuning-share advisor reads the interdependency rows and names the tune share whose worst
+slowdown over the deployment range is smallest."""
+
+import pandas as pd
+import pytest
+
+from analysis.advise import advise_rows, main, parse_range
+
+# median latency (ms) tuned at row share, inferred at column share (None: untuned)
+LAT = {25: {25: 2.0, 50: 1.6, 100: 1.5}, 50: {25: 2.1, 50: 1.2, 100: 1.1}, 100: {25: 3.0, 50: 1.3, 100: 1.0},
+       None: {25: 2.5, 50: 2.0, 100: 1.8}}
+
+
+def rows() -> pd.DataFrame:
+    out = []
+    for t, by in LAT.items():
+        for i, ms in by.items():
+            for rep, jitter in enumerate((0.99, 1.0, 1.01)):
+                out.append(dict(exp="interdependency", platform="cuda", device="NVIDIA H200", host="gpu1",
+                                model="resnet50", batch=1, trials=1216, trials_per_round=16, tuner_fp="abc",
+                                cell_id=f"c{t}@{i}", tune_cell=f"c{t}", tune_share=t, infer_share=i, repeat=rep,
+                                latency_ms=ms * jitter))
+    return pd.DataFrame(out)
+
+
+def test_the_smallest_worst_slowdown_over_the_range_wins():
+    table, pick, worst, untuned = advise_rows(rows(), 25, 50)
+    assert list(table.columns) == ["25%", "50%", "worst"]
+    assert pick == "50%" and worst == pytest.approx(2.1 / 2.0)  # 25%'s worst is 1.6/1.2, 100%'s 3.0/2.0
+    assert untuned == pytest.approx(2.0 / 1.2)
+    table, pick, worst, _ = advise_rows(rows(), 50, 100)
+    assert pick == "100%" and worst == pytest.approx(1.3 / 1.2)  # 50%'s worst is 1.1/1.0
+    assert advise_rows(rows(), 60, 90) is None  # no inference share in the range
+
+
+def test_ranges_are_checked():
+    assert parse_range("25-75") == (25.0, 75.0) and parse_range("10 - 100%") == (10.0, 100.0)
+    for bad in ("75-25", "0-50", "abc", "25-175"):
+        with pytest.raises(ValueError, match=f"--deploy '{bad}'"):
+            parse_range(bad)
+
+
+def test_cli_prints_the_table_and_the_advice(tmp_path, capsys):
+    d = tmp_path / "cuda" / "interdependency"
+    d.mkdir(parents=True)
+    rows().to_csv(d / "inference.csv.gz", index=False)
+    assert main([str(tmp_path), "--deploy", "25-100"]) == 0
+    out = capsys.readouterr().out
+    assert "resnet50 (batch 1) on NVIDIA H200 (host gpu1)" in out and "worst" in out
+    assert "advice: tune at 50%: at most 1.100x the best tuned model anywhere in 25-100%" in out
+    assert "smoke test" not in out
+    assert main([str(tmp_path), "--deploy", "60-90"]) == 1
+    assert main([str(tmp_path), "--deploy", "90-60"]) == 2
+    assert "needs 0 < LO <= HI <= 100" in capsys.readouterr().err
