@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from analysis.interdependency import cell_stats, grid
+from analysis.interdependency import VENDORS, cell_stats, grid, is_tuned
 from analysis.load import experiment_dirs, read_dir, split_exp, variants
 from analysis.provenance import depth, machine, with_tasks
 from harness.results import INFERENCE, TUNING
@@ -49,7 +49,7 @@ def advise_rows(inf: pd.DataFrame, lo: float, hi: float) -> tuple[pd.DataFrame, 
         return None
     table = grid(st, "ratio")
     table["worst"] = table.max(axis=1)
-    tuned = table.drop(index="untuned", errors="ignore")
+    tuned = table.loc[[r for r in table.index if r in set(st.loc[is_tuned(st), "tuned_at"])]]
     pick = str(tuned["worst"].idxmin())
     untuned = float(table.loc["untuned", "worst"]) if "untuned" in table.index else None
     return table, pick, float(tuned.loc[pick, "worst"]), untuned
@@ -81,6 +81,12 @@ def report(a: Advice, lo: float, hi: float) -> str:
         lines.append("  caution: a smoke test (under 2 rounds per task): the ranking is search noise, not the interdependency")
     if a.untuned_worst is not None and a.untuned_worst < a.worst:
         lines.append(f"  (the untuned model, at most {a.untuned_worst:.3f}x, does better: the tuning bought nothing here)")
+    shares = [c for c in a.table.columns if c != "worst"]
+    for name in VENDORS.values():
+        if name in a.table.index:
+            beats = [c for c in shares if a.table.loc[a.pick, c] < a.table.loc[name, c]]
+            lines.append(f"  against {name}: the model tuned at {a.pick} is faster at "
+                         f"{', '.join(beats) if beats else 'none'} of {', '.join(shares)}")
     return "\n".join(lines)
 
 

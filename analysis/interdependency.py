@@ -17,24 +17,43 @@ from harness.results import INFERENCE, PHASES, ROUNDS, TUNING
 PHASE_ORDER = ["search", "build", "measure", "cost_model", "other"]
 
 
+VENDORS = {"torch_eager": "PyTorch eager", "torch_compile": "torch.compile"}  # source -> row label
+
+
+def sources(inf: pd.DataFrame) -> pd.Series:
+    """Each row's source: tvm (tuned or untuned), or a vendor's; rows from before the column: tvm."""
+    if "source" not in inf:
+        return pd.Series("tvm", index=inf.index)
+    return inf["source"].fillna("tvm").replace("", "tvm")
+
+
 def cell_stats(inf: pd.DataFrame) -> pd.DataFrame:
-    """Per (tune share, infer share): the median latency, its ratio to the best tuned model at
-    that inference share, the repeats and their IQR relative to the median."""
-    by = inf.groupby(["tune_share", "infer_share"], dropna=False)["latency_ms"]
+    """Per row of the matrix (tune share, untuned, vendor) and inference share: the median latency,
+    its ratio to the best tuned model at that inference share, the repeats and their IQR relative
+    to the median."""
+    inf = inf.assign(source=sources(inf))
+    by = inf.groupby(["source", "tune_share", "infer_share"], dropna=False)["latency_ms"]
     st = by.agg(latency_ms="median", n="size", q1=lambda v: v.quantile(0.25), q3=lambda v: v.quantile(0.75)).reset_index()
-    best = st[st["tune_share"].notna()].groupby("infer_share")["latency_ms"].min()
+    best = st[is_tuned(st)].groupby("infer_share")["latency_ms"].min()
     st["ratio"] = st["latency_ms"] / st["infer_share"].map(best)
     st["iqr"] = (st["q3"] - st["q1"]) / st["latency_ms"]
+    st["tuned_at"] = [share_label(t) if s == "tvm" and pd.notna(t) else "untuned" if s == "tvm" else VENDORS.get(s, s)
+                      for s, t in zip(st["source"], st["tune_share"])]
     return st
 
 
+def is_tuned(st: pd.DataFrame) -> pd.Series:
+    return (st["source"] == "tvm") & st["tune_share"].notna()
+
+
 def grid(st: pd.DataFrame, col: str) -> pd.DataFrame:
-    """One column of cell_stats as a matrix. Rows: tune share (and 'untuned'), columns: inference share."""
-    tuned = st[st["tune_share"].notna()]
+    """One column of cell_stats as a matrix. Rows: tune share (then 'untuned' and the vendors),
+    columns: inference share."""
+    tuned = st[is_tuned(st)]
     order = [share_label(s) for s in sorted(tuned["tune_share"].unique())]
-    if st["tune_share"].isna().any():
-        order.append("untuned")
-    mat = st.assign(tuned_at=st["tune_share"].map(share_label)).pivot(index="tuned_at", columns="infer_share", values=col)
+    order += [r for r in ("untuned", *VENDORS.values()) if r in set(st["tuned_at"])]
+    order += sorted(set(st["tuned_at"]) - set(order))
+    mat = st.pivot(index="tuned_at", columns="infer_share", values=col)
     mat = mat.reindex(order)
     mat.columns = [f"{c:g}%" for c in mat.columns]
     return mat

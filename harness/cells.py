@@ -58,6 +58,13 @@ class InferCell:
     share: Share
 
 
+@dataclass(frozen=True)
+class VendorCell:
+    id: str
+    vendor: str  # harness.config.Vendor
+    share: Share
+
+
 @dataclass
 class Plan:
     out_dir: str  # results/<platform>/<exp>
@@ -65,6 +72,7 @@ class Plan:
     tune: list[TuneCell]
     untuned: TuneCell | None
     infer: list[InferCell]
+    vendor: list[VendorCell] = field(default_factory=list)
 
 
 def _fp(obj) -> str:
@@ -90,7 +98,9 @@ def plan(cfg: SweepConf) -> Plan:
         for pct in dict.fromkeys(float(s) for s in cfg.infer_shares):
             ref = None if tc is untuned else tc
             infer.append(InferCell(f"{tc.id}@infer{pct:g}-{ifp}", ref, Share(platform, pct)))
-    return Plan(out_dir, run_dir, tune, untuned, infer)
+    vendor = [VendorCell(f"{stem}-{v}@infer{pct:g}-{ifp}", str(v), Share(platform, pct))
+              for v in dict.fromkeys(cfg.vendors) for pct in dict.fromkeys(float(s) for s in cfg.infer_shares)]
+    return Plan(out_dir, run_dir, tune, untuned, infer, vendor)
 
 
 # -- comparisons (tuning_time, scaling, throughput): one cell per configuration

@@ -45,6 +45,8 @@ Mode = StrEnum("Mode", {v: v for v in ("baseline", "slicetune")})
 ModelName = StrEnum("ModelName", {v: v for v in ZOO})
 DType = StrEnum("DType", {v: v for v in ("float32", "float16")})
 InputKind = StrEnum("InputKind", {v: v for v in ("image", "sequence")})
+# vendor reference rows: the same model in PyTorch, eager or torch.compile (cuDNN/cuBLAS/Triton)
+Vendor = StrEnum("Vendor", {v: v for v in ("torch_eager", "torch_compile")})
 
 
 class ConfigError(ValueError):
@@ -86,7 +88,13 @@ class ModelConf:
     def torch_input(self) -> InputKind:
         if self.input_kind is not None:
             return self.input_kind
+        if self.name != "torch":
+            return InputKind.sequence if ZOO[self.name].kind == "sequence" else InputKind.image
         return InputKind.sequence if (self.ctor or "").startswith("transformers") else InputKind.image
+
+    def torch_ctor(self) -> str | None:
+        """The model's PyTorch constructor: its own (name=torch), the zoo's counterpart, or None."""
+        return self.ctor if self.name == "torch" else ZOO[self.name].torch
 
 
 def _safe(s: str) -> str:
@@ -159,6 +167,8 @@ class SweepConf:
     tune_shares: list[float] = field(default_factory=lambda: [100.0])
     infer_shares: list[float] = field(default_factory=lambda: [100.0])
     untuned: bool = True  # also measure the model with default schedules
+    # interdependency: also measure the model in PyTorch at every inference share (needs torch)
+    vendors: list[Vendor] = field(default_factory=list)
     parallel_tuning: int = 1  # tuning runs side by side, each on its own share (cores split)
     rerun: bool = False  # redo cells that already have results
     # stop tuning after this many seconds of the sweep (at a round's end); the same command

@@ -202,6 +202,25 @@ class InferResult:
 
 
 @dataclass
+class VendorJob:
+    """Measure the model in PyTorch (harness.worker.vendor), each mode of `items` (cell id ->
+    torch_eager | torch_compile), in one process on one share."""
+
+    place: Placement
+    model: ModelConf
+    items: dict[str, str]
+    infer: InferConf
+    seed: int = 0
+
+
+@dataclass
+class VendorResult:
+    grant: Grant
+    torch_version: str
+    measured: list[Measured]
+
+
+@dataclass
 class ProbeJob:
     """Time the start-up of `workers` fresh builder workers (harness.worker.probe)."""
 
@@ -221,4 +240,5 @@ KINDS = {
     "tune": (TuneJob, TuneResult),
     "compile": (CompileJob, Artifact),
     "infer": (InferJob, InferResult),
+    "vendor": (VendorJob, VendorResult),
 }

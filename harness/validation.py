@@ -12,7 +12,7 @@ import typing
 from enum import Enum
 
 from harness.config import ConfigError, Experiment, ModelConf, SweepConf, TunerConf
-from harness.zoo import BUILTIN
+from harness.zoo import BUILTIN, ZOO
 
 
 def _allowed(what: str, value, allowed) -> ConfigError:
@@ -87,7 +87,22 @@ def _check_onnx(path: str | None) -> None:
         raise ConfigError(f"model.path={path!r} is not an ONNX model: it has no graph (an empty or foreign file)")
 
 
-def _check_torch(ctor: str | None) -> None:
+def _check_vendors(cfg: SweepConf) -> None:
+    """Vendor rows: interdependency only, and a model with a PyTorch version."""
+    if not cfg.vendors:
+        return
+    if cfg.experiment != Experiment.interdependency:
+        raise ConfigError(f"vendors={[str(v) for v in cfg.vendors]} is measured by +exp=interdependency only, "
+                          f"not {cfg.experiment}")
+    ctor = cfg.model.torch_ctor()
+    if ctor is None:
+        with_torch = sorted(n for n, e in ZOO.items() if e.torch)
+        raise ConfigError(f"vendors need the model in PyTorch, and model={cfg.model.name} has none; use "
+                          f"model=torch model.ctor=... or one of: {', '.join(with_torch)}")
+    _check_torch(ctor, f"vendors={[str(v) for v in cfg.vendors]} (the model in PyTorch: {ctor})")
+
+
+def _check_torch(ctor: str | None, what: str = "model=torch") -> None:
     """PyTorch is installed and the constructor's module can be found (imported later, in a worker)."""
     if not ctor:
         raise ConfigError("model=torch needs model.ctor=<constructor>, e.g. torchvision.models.resnet50, "
@@ -99,10 +114,12 @@ def _check_torch(ctor: str | None) -> None:
     except (ImportError, ValueError):
         found = False
     if not found:
+        if what != "model=torch":
+            raise ConfigError(f"{what} needs the package {top!r}, which is not installed here")
         raise ConfigError(f"model.ctor={ctor!r}: no package {top!r} to import it from; give "
                           "package.module.name or package.module:function")
     if importlib.util.find_spec("torch") is None:
-        raise ConfigError("model=torch needs PyTorch (pip install torch); use model=onnx or a zoo model here")
+        raise ConfigError(f"{what} needs PyTorch (pip install torch); it is not installed here")
 
 
 def _check_model(m: ModelConf) -> None:
@@ -163,3 +180,4 @@ def validate(cfg: SweepConf) -> None:
     """Raise ConfigError naming the first bad value; touches nothing on disk or device."""
     _check_choices(cfg)
     _check_ranges(cfg)
+    _check_vendors(cfg)

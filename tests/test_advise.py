@@ -23,6 +23,25 @@ def rows() -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def with_vendor() -> pd.DataFrame:
+    """rows() and torch.compile at each share: faster than every tuned model at 25%, slower elsewhere."""
+    base = rows().assign(source="tvm")
+    extra = base[base["tune_share"] == 50].assign(source="torch_compile", tune_share=None, tune_cell="")
+    extra["latency_ms"] = extra["infer_share"].map({25: 1.5, 50: 1.5, 100: 1.5})
+    return pd.concat([base, extra], ignore_index=True)
+
+
+def test_vendor_rows_are_references_not_candidates():
+    table, pick, worst, _ = advise_rows(with_vendor(), 25, 100)
+    assert list(table.index) == ["25%", "50%", "100%", "untuned", "torch.compile"]
+    assert table.loc["torch.compile", "25%"] == pytest.approx(1.5 / 2.0)  # beats the best tuned model there
+    assert pick == "50%" and worst == pytest.approx(1.1)  # picked from the tuned rows only
+    from analysis.advise import Advice, report
+
+    text = report(Advice("t", table, pick, worst, None), 25, 100)
+    assert "against torch.compile: the model tuned at 50% is faster at 50%, 100% of 25%, 50%, 100%" in text
+
+
 def test_the_smallest_worst_slowdown_over_the_range_wins():
     table, pick, worst, untuned = advise_rows(rows(), 25, 50)
     assert list(table.columns) == ["25%", "50%", "worst"]

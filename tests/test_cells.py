@@ -24,6 +24,17 @@ def test_ids_track_model_tuner_and_shares():
     assert len(plan(base).infer) == 3  # two tuned models and the untuned one, at 25%
 
 
+def test_vendor_cells_one_per_vendor_and_inference_share_without_changing_the_others():
+    base = SweepConf(model=ModelConf(name="resnet50"), tune_shares=[50], infer_shares=[25, 100])
+    with_vendors = SweepConf(model=ModelConf(name="resnet50"), tune_shares=[50], infer_shares=[25, 100],
+                             vendors=["torch_eager", "torch_compile"])
+    assert ids(base) == ids(with_vendors) and not plan(base).vendor
+    v = plan(with_vendors).vendor
+    assert [(c.vendor, c.share.pct) for c in v] == [("torch_eager", 25), ("torch_eager", 100),
+                                                    ("torch_compile", 25), ("torch_compile", 100)]
+    assert v[0].id.startswith("resnet50-b1-torch_eager@infer25-")
+
+
 def test_onnx_cells_follow_file_name_and_content(tmp_path):
     (tmp_path / "x").mkdir()
     a, b, c = tmp_path / "a.onnx", tmp_path / "x" / "a.onnx", tmp_path / "c.onnx"

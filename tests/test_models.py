@@ -105,3 +105,18 @@ def test_models_are_named_after_their_file_or_constructor():
     assert ModelConf(name="onnx", path="/models/my net.onnx").label == "onnx.my_net"
     assert ModelConf(name="torch", ctor="torchvision.models.resnet50").label == "torch.resnet50"
     assert ModelConf(name="resnet50").label == "resnet50"
+
+
+def test_vendor_job_times_the_model_in_pytorch(tmp_path):
+    pytest.importorskip("torch")
+    from harness.config import InferConf
+    from harness.device.proc import run_job
+    from harness.jobs import Placement, Share, VendorJob
+    from harness.layout import Step
+
+    model = ModelConf(name="torch", ctor="tests.torch_nets:tiny_conv", input_size=16)
+    job = VendorJob(Placement("cpu", 50), model, {"cell": "torch_eager"}, InferConf(warmup=1, number=5, repeats=3))
+    res = run_job("vendor", job, Step(str(tmp_path), "vendor"), Share("cpu", 50))
+    assert res.grant.units == 1 and res.torch_version
+    assert [m.cell_id for m in res.measured] == ["cell"] and len(res.measured[0].latencies_ms) == 3
+    assert all(0 < ms < 100 for ms in res.measured[0].latencies_ms)

@@ -12,7 +12,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 from harness import results as R
-from harness.cells import InferCell, Plan, TuneCell, plan
+from harness.cells import InferCell, Plan, TuneCell, VendorCell, plan
 from harness.device.monitor import Sampler
 from harness.device.proc import kill_all
 from harness.device.share import CoreAllocator, split_cores
@@ -185,9 +185,15 @@ class Interdependency(Base):
 
     def _run(self) -> Summary:
         tune, infer = self.pending()
+        done_i = set() if self.cfg.rerun else R.done_cells(self.out(R.INFERENCE))
+        vendor: dict[Share, list[VendorCell]] = {}
+        for c in self.plan.vendor:
+            if c.id not in done_i:
+                vendor.setdefault(c.share, []).append(c)
         done = {c.id for c in self.plan.tune if c not in tune} | {c.id for c in self.plan.infer if c not in infer}
+        done |= {c.id for c in self.plan.vendor if c.id in done_i}
         self.summary.skipped = sorted(done)
-        self.total(len(tune) + len(infer))
+        self.total(len(tune) + len(infer) + sum(len(v) for v in vendor.values()))
         arts: dict[str, Artifact] = {}
         self._tune_all(tune, arts)
         by_share: dict[Share, list] = {}
@@ -197,4 +203,20 @@ class Interdependency(Base):
                 by_share.setdefault(cell.share, []).append((cell, *found))
         for share, cells in by_share.items():
             self.infer(share, cells)
+        for share, vcells in vendor.items():
+            step = Step(os.path.join(self.plan.run_dir, "infer"), vcells[0].id)
+            self.attempt(f"infer{share.pct:g}", step.log, self._vendor, share, vcells, step, cells=[c.id for c in vcells])
         return self.summary
+
+    def _vendor(self, share: Share, cells: list[VendorCell], step: Step) -> None:
+        cfg = self.cfg
+        self.step(f"infer {cfg.model.label} in PyTorch ({', '.join(c.vendor for c in cells)}) at {share.label}",
+                  step.log)
+        res = self.jobs.vendor(cfg.model, {c.id: c.vendor for c in cells}, share, step)
+        ctx = self.context(res.grant.device, f"torch {res.torch_version}")
+        for cell, m in zip(cells, res.measured):
+            rows = [R.flatten(ctx, R.InferRow(cell.id, "", None, None, share.pct, res.grant.units, res.grant.unit,
+                                              i, ms, cell.vendor)) for i, ms in enumerate(m.latencies_ms)]
+            self.save(R.INFERENCE, rows, cell.id)
+            self.summary.ran.append(cell.id)
+            self.advance()

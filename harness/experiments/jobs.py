@@ -17,7 +17,7 @@ from harness.device.proc import Deadline, run_job
 from harness.device.warm import WarmPool
 from harness.device.share import available_cores
 from harness.jobs import (Artifact, CompileJob, InferItem, InferJob, InferResult, Placement, ProbeJob, ProbeResult,
-                          Share, TaskList, TasksJob, TuneJob, TuneResult)
+                          Share, TaskList, TasksJob, TuneJob, TuneResult, VendorJob, VendorResult)
 from harness.layout import Step, compile_step, finished, tune_step
 from harness.records import read_json
 
@@ -120,6 +120,11 @@ class Jobs:
     def infer(self, model: ModelConf, items: list[InferItem], share: Share, step: Step) -> InferResult:
         job = InferJob(self.place(share), model, items, self.cfg.infer, self.cfg.tuner.seed)
         return run_job("infer", job, step, share, self.mps_dir, deadline=self.timeout)
+
+    def vendor(self, model: ModelConf, items: dict[str, str], share: Share, step: Step) -> VendorResult:
+        """The model in PyTorch, each mode of `items` (cell id -> vendor), on `share`."""
+        job = VendorJob(self.place(share), model, items, self.cfg.infer, self.cfg.tuner.seed)
+        return run_job("vendor", job, step, share, self.mps_dir, deadline=self.timeout)
 
     def measure(self, model: ModelConf, cell_id: str, work_dir: str, database_dirs: list[str]) -> InferResult:
         """Compile from the databases and measure on the whole device."""

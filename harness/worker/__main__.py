@@ -16,7 +16,14 @@ from harness.worker.group import die_with_group
 from harness.worker import compile as compile_step
 from harness.worker import infer, probe, serve, tasks, tune
 
-RUNS = {"probe": probe.run, "tasks": tasks.run, "tune": tune.run, "compile": compile_step.run, "infer": infer.run}
+RUNS = {"probe": probe.run, "tasks": tasks.run, "tune": tune.run, "compile": compile_step.run, "infer": infer.run,
+        "vendor": lambda job: _vendor().run(job)}
+
+
+def _vendor():
+    from harness.worker import vendor  # imports torch: only where it is used
+
+    return vendor
 
 
 def main(argv: list[str]) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 
 from harness.config import ConfigError, InputKind, ModelConf
+from harness.zoo import ZOO
 
 DEFAULT_SIZE = {InputKind.image: 224, InputKind.sequence: 128}
 
@@ -32,7 +33,7 @@ def example_input(conf: ModelConf):
     import torch
 
     kind = conf.torch_input()
-    size = conf.input_size or DEFAULT_SIZE[kind]
+    size = conf.input_size or (DEFAULT_SIZE[kind] if conf.name == "torch" else ZOO[conf.name].default_size)
     if kind == InputKind.sequence:
         return torch.zeros(conf.batch, size, dtype=torch.int64)  # token ids
     return torch.randn(conf.batch, 3, size, size, dtype=getattr(torch, str(conf.dtype)))
@@ -45,7 +46,7 @@ def import_torch(conf: ModelConf):
     from tvm.relax.frontend import detach_params
     from tvm.relax.frontend.torch import from_exported_program
 
-    net = construct(conf.ctor or "")
+    net = construct(conf.torch_ctor() or "")
     if str(conf.dtype) != "float32":
         net = net.to(getattr(torch, str(conf.dtype)))
     with torch.no_grad():

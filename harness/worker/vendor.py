@@ -1,0 +1,49 @@
+"""Vendor reference: the model in PyTorch, eager or torch.compile (cuDNN/cuBLAS/Triton on cuda),
+timed like the tuned models (warm-up, then repeats of `number` runs) in a process on a share."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import torch
+
+from harness.jobs import Measured, VendorJob, VendorResult
+from harness.worker.target import grant
+from harness.worker.torch_models import construct, example_input
+
+
+def _timed(fn, x, sync, number: int, min_repeat_ms: int) -> float:
+    """Milliseconds per run, over `number` runs (more where min_repeat_ms asks for longer)."""
+    n = number
+    while True:
+        sync()
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn(x)
+        sync()
+        ms = 1e3 * (time.perf_counter() - t0)
+        if ms >= min_repeat_ms or n >= 1_000_000:
+            return ms / n
+        n *= 2
+
+
+def run(job: VendorJob) -> VendorResult:
+    g = grant(job.place)
+    cuda = job.place.platform == "cuda"
+    dev = torch.device(f"cuda:{job.place.device_id}" if cuda else "cpu")
+    if not cuda:
+        torch.set_num_threads(len(os.sched_getaffinity(0)))
+    torch.manual_seed(job.seed)
+    net = construct(job.model.torch_ctor() or "").to(dev)
+    x = example_input(job.model).to(dev)
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    conf, measured = job.infer, []
+    for cell_id, mode in job.items.items():
+        fn = torch.compile(net) if mode == "torch_compile" else net
+        with torch.inference_mode():
+            for _ in range(max(1, conf.warmup)):  # torch.compile compiles on the first call
+                fn(x)
+            reps = [_timed(fn, x, sync, conf.number, conf.min_repeat_ms) for _ in range(conf.repeats)]
+        measured.append(Measured(cell_id, reps))
+    return VendorResult(g, torch.__version__, measured)
