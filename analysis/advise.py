@@ -78,9 +78,11 @@ def report(a: Advice, lo: float, hi: float) -> str:
              a.table.to_string(float_format=lambda v: f"{v:.3f}"),
              f"advice: tune at {a.pick}: at most {a.worst:.3f}x the best tuned model anywhere in {shares}"]
     if "smoke test" in a.title:
-        lines.append("  caution: a smoke test (under 2 rounds per task): the ranking is search noise, not the interdependency")
+        lines.append("  caution: a smoke test (under 2 rounds per task): the ranking is search noise, "
+                     "not the interdependency")
     if a.untuned_worst is not None and a.untuned_worst < a.worst:
-        lines.append(f"  (the untuned model, at most {a.untuned_worst:.3f}x, does better: the tuning bought nothing here)")
+        lines.append(f"  (the untuned model, at most {a.untuned_worst:.3f}x, does better: "
+                     "the tuning bought nothing here)")
     shares = [c for c in a.table.columns if c != "worst"]
     for name in VENDORS.values():
         if name in a.table.index:
