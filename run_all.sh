@@ -19,7 +19,8 @@ drawn, and the failures are listed at the end (exit status 1).
 profiles (expected run time):
   quick (default)  smoke tests of every experiment (a few rounds per task; nothing converges):
                    interdependency of tiny_cnn (48 trials), tuned at 50% and 100% of the device,
-                   each model inferred at both shares + the untuned reference; tuning_time
+                   each model inferred at both shares + the untuned reference; op_interdependency
+                   (tiny_cnn's 2 heaviest tasks, 16 trials each at 50% and 100%); tuning_time
                    (tiny_cnn, 32 trials: stock and persistent-builder baselines against K=2
                    clients on S=2 servers, both builders); throughput (tiny_mlp and tiny_cnn, 16
                    trials each, one after another vs at once); scaling on cuda only (the GPUs
@@ -32,7 +33,7 @@ profiles (expected run time):
 
 options:
   --platform P     force cpu or cuda (default: auto)
-  --only EXP       run one experiment: interdependency, tuning_time, throughput or scaling
+  --only EXP       run one experiment: interdependency, op_interdependency, tuning_time, throughput or scaling
   --resume         quick profile: keep this machine's completed cells instead of measuring them again
   --figures-only   only regenerate the figures of every result file under results/
   -h, --help       this text
@@ -49,7 +50,7 @@ while [ $# -gt 0 ]; do
     --platform) PLATFORM=${2:?--platform needs cpu, cuda or auto}; shift ;;
     --figures-only) FIGURES_ONLY=1 ;;
     --resume) RESUME=1 ;;
-    --only) ONLY=${2:?--only needs interdependency, tuning_time, throughput or scaling}; shift ;;
+    --only) ONLY=${2:?--only needs interdependency, op_interdependency, tuning_time, throughput or scaling}; shift ;;
     -h|--help) usage; exit 0 ;;
     --) shift; EXTRA=("$@"); break ;;
     *) echo "run_all.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
@@ -57,7 +58,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 case "$PLATFORM" in auto|cpu|cuda) ;; *) echo "run_all.sh: --platform '$PLATFORM' is not one of auto, cpu, cuda" >&2; exit 2 ;; esac
-case "$ONLY" in all|interdependency|tuning_time|throughput|scaling) ;; *) echo "run_all.sh: --only '$ONLY' is not one of interdependency, tuning_time, throughput, scaling" >&2; exit 2 ;; esac
+case "$ONLY" in all|interdependency|op_interdependency|tuning_time|throughput|scaling) ;; *) echo "run_all.sh: --only '$ONLY' is not one of interdependency, op_interdependency, tuning_time, throughput, scaling" >&2; exit 2 ;; esac
 want() { [ "$ONLY" = all ] || [ "$ONLY" = "$1" ]; }
 
 if [ -n "${SLICETUNE_PYTHON:-}" ]; then
@@ -90,7 +91,7 @@ if [ "$FIGURES_ONLY" = 0 ]; then
   if [ "$PROFILE" = quick ]; then
     OUT=results/local
     again=(); [ "$RESUME" = 1 ] || again=(rerun=true)
-    for exp in interdependency tuning_time throughput scaling; do
+    for exp in interdependency op_interdependency tuning_time throughput scaling; do
       # scaling compares GPU counts: on cpu it would be one point
       if [ $exp = scaling ] && [ "$PLATFORM" = cpu ] && [ "$ONLY" != scaling ]; then continue; fi
       if want $exp; then sweep +exp=quick_$exp platform=$PLATFORM results_dir=$OUT "${again[@]}" "${EXTRA[@]}"; fi

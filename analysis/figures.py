@@ -6,10 +6,10 @@ import os
 
 import pandas as pd
 
-from analysis import interdependency, scaling, throughput, tuning_time
+from analysis import interdependency, ops, scaling, throughput, tuning_time
 from analysis.load import Experiment, experiment_dirs, read_dir, split_exp
 from analysis.style import Saver
-from harness.results import THROUGHPUT, TUNING_TIME
+from harness.results import OP_INFERENCE, OP_TUNING, THROUGHPUT, TUNING_TIME
 
 __all__ = ["FAMILIES", "experiment_dirs", "make_all"]
 
@@ -19,6 +19,7 @@ FAMILIES = {
     "tuning_time": tuning_time.figures,
     "scaling": scaling.figures,
     "throughput": throughput.figures,
+    "op_interdependency": ops.figures,
 }
 
 
@@ -28,6 +29,8 @@ def family_of(exp: str, name: str, rows: pd.DataFrame) -> str:
         return exp
     if name == THROUGHPUT:
         return "throughput"
+    if name in (OP_TUNING, OP_INFERENCE):
+        return "op_interdependency"
     if name == TUNING_TIME:  # without a baseline row, a sweep over the number of GPUs
         return "tuning_time" if (rows["mode"] == "baseline").any() else "scaling"
     return "interdependency"

@@ -160,6 +160,26 @@ def grid_cells(cfg: SweepConf, points: list[GridPoint]) -> dict[Cell, GridPoint]
     return {cell(run_dir, stem, dataclasses.replace(cfg.tuner, builder=p.builder), p.label): p for p in points}
 
 
+# -- op_interdependency: per tune share, the top tasks tuned; per inference share, every kernel measured
+
+
+@dataclass(frozen=True)
+class OpCells:
+    tune: list[TuneCell]  # one per tune share: the top tasks, tuned one after another on its server
+    infer: list[tuple[str, Share]]  # (id, share): every tuned kernel measured at that share
+
+
+def op_cells(cfg: SweepConf) -> OpCells:
+    run_dir, platform = dirs(cfg)[1], cfg.platform.name
+    stem = f"{model_stem(cfg.model)}-ops{cfg.ops.top}x{cfg.ops.trials}-{tuner_fingerprint(cfg.tuner)}"
+    tune = [TuneCell(f"{stem}-tune{p:g}", Share(platform, p), os.path.join(run_dir, f"{stem}-tune{p:g}"))
+            for p in dict.fromkeys(float(s) for s in cfg.tune_shares)]
+    ifp = _fp(cfg.infer)
+    infer = [(f"{stem}-infer{p:g}-{ifp}", Share(platform, p))
+             for p in dict.fromkeys(float(s) for s in cfg.infer_shares)]
+    return OpCells(tune, infer)
+
+
 def throughput_cells(cfg: SweepConf, models: list[ModelConf]) -> dict[Cell, Mode]:
     run_dir, stem = dirs(cfg)[1], "+".join(model_stem(m) for m in models)
     return {cell(run_dir, stem, cfg.tuner, mode): mode for mode in dict.fromkeys(cfg.throughput.modes)}

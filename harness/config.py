@@ -28,6 +28,7 @@ class Experiment(StrEnum):
     tuning_time = "tuning_time"
     throughput = "throughput"
     scaling = "scaling"
+    op_interdependency = "op_interdependency"
 
 
 class Builder(StrEnum):
@@ -157,6 +158,16 @@ class ThroughputConf:
 
 
 @dataclass
+class OpsConf:
+    """op_interdependency: the model's heaviest tasks (FLOPs x weight), each tuned on its own at
+    every tune share, then its best kernel per share measured at every inference share."""
+
+    top: int = 4  # how many tasks
+    trials: int = 256  # per task and tune share
+    converged_pct: float = 2.0  # converged: the best improved less than this over the last quarter of trials
+
+
+@dataclass
 class SweepConf:
     experiment: Experiment = Experiment.interdependency  # which experiment runs
     name: str | None = None  # names results/<platform>/<name>/ (None: the experiment's name)
@@ -184,6 +195,7 @@ class SweepConf:
     reuse_workers: bool = True
     slicetune: SliceTuneConf = field(default_factory=SliceTuneConf)
     throughput: ThroughputConf = field(default_factory=ThroughputConf)
+    ops: OpsConf = field(default_factory=OpsConf)
     results_dir: str = "results"
     runs_dir: str = "runs"
 

@@ -221,6 +221,40 @@ class VendorResult:
 
 
 @dataclass
+class OpSource:
+    tune_share: float
+    work_dir: str  # its tuning database
+
+
+@dataclass
+class OpsInferJob:
+    """Measure each task's best kernel from each source's database (harness.worker.ops), in one
+    process on one share."""
+
+    place: Placement
+    task_modules: str  # harness.jobs.TaskList.modules
+    tasks: list[str]
+    sources: list[OpSource]
+    infer: InferConf
+    seed: int = 0
+
+
+@dataclass
+class OpMeasured:
+    task: str
+    tune_share: float
+    latencies_us: list[float]  # one per repeat
+
+
+@dataclass
+class OpsInferResult:
+    grant: Grant
+    tvm_version: str
+    measured: list[OpMeasured]
+    missing: list[str] = field(default_factory=list)  # "task@share": no valid record in that database
+
+
+@dataclass
 class ProbeJob:
     """Time the start-up of `workers` fresh builder workers (harness.worker.probe)."""
 
@@ -241,4 +275,5 @@ KINDS = {
     "compile": (CompileJob, Artifact),
     "infer": (InferJob, InferResult),
     "vendor": (VendorJob, VendorResult),
+    "ops": (OpsInferJob, OpsInferResult),
 }

@@ -123,3 +123,35 @@ def phase_use(clients: list[TuneResult]) -> list[PhaseUse]:
             u.cpu_s = None if u.cpu_s is None or s.cpu_s is None else u.cpu_s + s.cpu_s
     return [PhaseUse(u.phase, round(u.client_s, 3), None if u.cpu_s is None else round(u.cpu_s, 3))
             for u in out.values()]
+
+
+@dataclass
+class TaskConvergence:
+    task: str
+    trials: int
+    best_ms: float | None  # best measured
+    gain_pct: float | None  # how much the best improved over the last quarter of its trials
+    converged: bool  # gain_pct < the threshold (False where it cannot tell)
+
+
+MIN_ROUNDS = 4  # fewer rounds of a task cannot show it settled (its last quarter is not a round)
+
+
+def convergence(rounds: list, task: str, threshold_pct: float) -> TaskConvergence:
+    """From a run's rounds (harness.jobs.RoundRecord): whether `task`'s search has settled: its best
+    improved under `threshold_pct` over the last quarter of its trials, in at least MIN_ROUNDS rounds."""
+    mine = [r for r in rounds if r.task == task]
+    trials, curve = 0, []  # (trials so far, best so far)
+    best = None
+    for r in mine:
+        trials += r.candidates
+        if r.round_best_ms is not None:
+            best = r.round_best_ms if best is None else min(best, r.round_best_ms)
+        curve.append((trials, best))
+    if best is None:
+        return TaskConvergence(task, trials, None, None, False)
+    at = [b for t, b in curve if t <= 0.75 * trials and b is not None]
+    if not at:  # no measurement before the last quarter: cannot tell
+        return TaskConvergence(task, trials, best, None, False)
+    gain = 100 * (at[-1] - best) / at[-1]
+    return TaskConvergence(task, trials, best, round(gain, 3), gain < threshold_pct and len(mine) >= MIN_ROUNDS)

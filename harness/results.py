@@ -26,6 +26,8 @@ TUNING_TIME = "tuning_time.csv"  # one row per tuning configuration (+exp=tuning
 THROUGHPUT = "throughput.csv"  # one row per (set of jobs, job) (+exp=throughput)
 CURVES = "tuning_curves.csv.gz"  # one row per (configuration, round end): estimated model latency vs time
 PHASE_USE = "phase_use.csv"  # one row per (configuration, phase): client-seconds and CPU-seconds
+OP_TUNING = "op_tuning.csv"  # one row per (tune share, task) (+exp=op_interdependency)
+OP_INFERENCE = "op_inference.csv.gz"  # one row per (task, tune share, inference share, repeat)
 FAILURES = "failures.csv"  # one row per cell whose last attempt failed (removed when it succeeds)
 TIMELINES = "timelines"  # <cell>.csv.gz: utilisation samples; <cell>.spans.csv.gz: phase spans
 
@@ -132,6 +134,34 @@ class InferRow:
     # tvm: a model compiled by TVM (tuned, or untuned); torch_eager, torch_compile: the same model in
     # PyTorch (vendor libraries), tune_cell empty; empty in rows from before vendor rows: tvm
     source: str = "tvm"
+
+
+@dataclass
+class OpTuneRow:
+    cell_id: str
+    task: str
+    flops: float
+    weight: int
+    tune_share: float
+    trials: int  # this task's
+    best_us: float | None  # best measured while tuning (on its server)
+    gain_last_quarter_pct: float | None  # how much the best improved over the last quarter of its trials
+    converged: bool  # that gain under ops.converged_pct
+    wall_s: float  # the run's (every task of this share)
+    segments: int
+
+
+@dataclass
+class OpInferRow:
+    cell_id: str
+    tune_cell: str
+    task: str
+    tune_share: float
+    infer_share: float
+    infer_units: int
+    unit: str
+    repeat: int
+    latency_us: float
 
 
 @dataclass

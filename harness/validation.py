@@ -148,6 +148,8 @@ def _check_ranges(cfg: SweepConf) -> None:
         raise ConfigError(f"name={cfg.name!r} is not allowed; use letters, digits, '_', '-' and '.' (a directory name)")
     _check_model(cfg.model)
     _check_tuner(cfg.tuner)
+    for what in ("top", "trials", "converged_pct"):
+        _number(f"ops.{what}", getattr(cfg.ops, what))
     _number("parallel_tuning", cfg.parallel_tuning)
     _number("job_timeout_s", cfg.job_timeout_s)
     for what in ("tune_deadline_s", "stall_timeout_s"):

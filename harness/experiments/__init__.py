@@ -7,6 +7,7 @@ from __future__ import annotations
 from harness.config import Experiment, SweepConf
 from harness.experiments.base import Base, Summary
 from harness.experiments.interdependency import Interdependency
+from harness.experiments.op_interdependency import OpInterdependency
 from harness.experiments.scaling import Scaling
 from harness.experiments.throughput import Throughput
 from harness.experiments.tuning_time import TuningTime
@@ -16,6 +17,7 @@ EXPERIMENTS: dict[Experiment, type[Base]] = {
     Experiment.tuning_time: TuningTime,
     Experiment.throughput: Throughput,
     Experiment.scaling: Scaling,
+    Experiment.op_interdependency: OpInterdependency,
 }
 
 

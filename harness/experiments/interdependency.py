@@ -205,7 +205,8 @@ class Interdependency(Base):
             self.infer(share, cells)
         for share, vcells in vendor.items():
             step = Step(os.path.join(self.plan.run_dir, "infer"), vcells[0].id)
-            self.attempt(f"infer{share.pct:g}", step.log, self._vendor, share, vcells, step, cells=[c.id for c in vcells])
+            self.attempt(f"infer{share.pct:g}", step.log, self._vendor, share, vcells, step,
+                         cells=[c.id for c in vcells])
         return self.summary
 
     def _vendor(self, share: Share, cells: list[VendorCell], step: Step) -> None:

@@ -17,7 +17,8 @@ from harness.device.proc import Deadline, run_job
 from harness.device.warm import WarmPool
 from harness.device.share import available_cores
 from harness.jobs import (Artifact, CompileJob, InferItem, InferJob, InferResult, Placement, ProbeJob, ProbeResult,
-                          Share, TaskList, TasksJob, TuneJob, TuneResult, VendorJob, VendorResult)
+                          OpSource, OpsInferJob, OpsInferResult, Share, TaskList, TasksJob, TuneJob, TuneResult,
+                          VendorJob, VendorResult)
 from harness.layout import Step, compile_step, finished, tune_step
 from harness.records import read_json
 
@@ -125,6 +126,12 @@ class Jobs:
         """The model in PyTorch, each mode of `items` (cell id -> vendor), on `share`."""
         job = VendorJob(self.place(share), model, items, self.cfg.infer, self.cfg.tuner.seed)
         return run_job("vendor", job, step, share, self.mps_dir, deadline=self.timeout)
+
+    def ops(self, tasks: list[str], sources: list[OpSource], share: Share, step: Step) -> OpsInferResult:
+        """Each task's best kernel from each source's database, timed on `share`."""
+        job = OpsInferJob(self.place(share), self.tasks().modules or "", tasks, sources, self.cfg.infer,
+                          self.cfg.tuner.seed)
+        return run_job("ops", job, step, share, self.mps_dir, deadline=self.timeout)
 
     def measure(self, model: ModelConf, cell_id: str, work_dir: str, database_dirs: list[str]) -> InferResult:
         """Compile from the databases and measure on the whole device."""

@@ -17,7 +17,7 @@ from harness.device.share import split_cores
 from harness.device.warm import WarmPool
 from harness.jobs import Placement, RPCTarget, Share, TaskInfo, TuneJob, TuneResult
 from harness.layout import QUEUE, client_dir, finished, tune_step
-from harness.slicetune.servers import PoolError, ServerPool
+from harness.slicetune.servers import PoolError, ServerPool, server_key
 from harness.slicetune.shard import split, split_budget
 from harness.taskqueue import TaskQueue, budgets
 
@@ -150,3 +150,30 @@ def tune_sharded(setup: ClientSetup, tasks: list[TaskInfo], pool: ServerPool, cl
         together([*(lambda i=i: client(i) for i in range(n)), *waits], "client")
     done = [r for r in results if r is not None]
     return ShardedResult(p.held(), done, dirs, time.perf_counter() - t0, dog.restarted)
+
+
+def tune_per_share(setup: ClientSetup, tasks: list[str], pool: ServerPool, runs: list[tuple[Share, str]],
+                   deadline_s: float | None = None) -> list[TuneResult | None]:
+    """One client per (share, work dir) of `runs`, all at once: `tasks` tuned one after another and
+    measured on the pool's server of that share (op_interdependency). A finished client is not
+    rerun; with `deadline_s`, clients stop at it and a later call continues them."""
+    tuner, threads = split_cores(setup.tuner, len(runs))
+    results: list[TuneResult | None] = [None] * len(runs)
+    place = Share(setup.platform, 100.0)
+
+    def client(i: int) -> None:
+        share, work = runs[i]
+        results[i] = finished(work, 0)
+        if results[i] is not None:
+            return
+        rpc = RPCTarget(*pool.tracker, server_key(share, 0), servers=1)
+        job = TuneJob(place=Placement(setup.platform, 100.0), model=setup.model, work_dir=work,
+                      builder_timeout_s=setup.builder_timeout_s, search_threads=threads, tasks=tasks, rpc=rpc,
+                      task_modules=setup.task_modules, compile=False, deadline_s=deadline_s, tuner=tuner)
+        results[i] = run_job("tune", job, tune_step(work), place, setup.mps_dir,
+                             deadline=Deadline.stalled(work, setup.stall_s), warm=setup.warm)
+
+    waits = [] if pool.ready else [pool.wait_registered]
+    with Watchdog(pool):
+        together([*(lambda i=i: client(i) for i in range(len(runs))), *waits], "client")
+    return results

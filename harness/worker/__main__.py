@@ -14,10 +14,10 @@ from harness.jobs import KINDS
 from harness.records import read_json, write_json
 from harness.worker.group import die_with_group
 from harness.worker import compile as compile_step
-from harness.worker import infer, probe, serve, tasks, tune
+from harness.worker import infer, ops, probe, serve, tasks, tune
 
 RUNS = {"probe": probe.run, "tasks": tasks.run, "tune": tune.run, "compile": compile_step.run, "infer": infer.run,
-        "vendor": lambda job: _vendor().run(job)}
+        "vendor": lambda job: _vendor().run(job), "ops": ops.run}
 
 
 def _vendor():
