@@ -35,7 +35,8 @@ class OpInterdependency(Base):
         """The heaviest tasks, by FLOPs x weight."""
         tasks = sorted(self.jobs.tasks().tasks, key=lambda t: -t.cost)
         if len(tasks) < self.cfg.ops.top:
-            log.warning("%s has %d tasks; ops.top=%d takes them all", self.cfg.model.label, len(tasks), self.cfg.ops.top)
+            log.warning("%s has %d tasks; ops.top=%d takes them all", self.cfg.model.label, len(tasks),
+                        self.cfg.ops.top)
         return tasks[: self.cfg.ops.top]
 
     def _run(self) -> Summary:
