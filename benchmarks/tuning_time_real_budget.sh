@@ -12,14 +12,8 @@
 # Rows of one card only: on another card set RESULTS_DIR and RUNS_DIR (e.g. results/h100, runs/h100).
 set -u
 cd "$(dirname "$0")/.."
-budget=${BUDGET_S:-540}
-t0=$SECONDS
 results=${RESULTS_DIR:-results}
 runs_root=${RUNS_DIR:-runs}
-runs=$runs_root/cuda/tuning_time
-ck=$results/cuda/tuning_time/checkpoint.tar.xz
-py=${PYTHON:-python3}
-if [ ! -d "$runs" ] && [ -f "$ck" ]; then $py -m harness.checkpoint unpack "$ck" "$runs"; fi
 common=(+exp=tuning_time platform=cuda tuner.population=64 tuner.genetic_iters=1 tuner.init_min_unmeasured=6
         tuner.scheduler=rolling slicetune.servers=[1,2] results_dir="$results" runs_dir="$runs_root")
 bert="model=bert_base tuner.trials=896 tuner.max_trials_per_task=64"
@@ -31,21 +25,5 @@ sweeps=(
   "$resnet $ours slicetune.baseline=false" "$resnet $ours"
   "$bert $stock" "$resnet $stock"
 )
-rc=0
-out=$(mktemp)
-for s in "${sweeps[@]}"; do
-  left=$((budget - (SECONDS - t0)))
-  if [ "$left" -lt 150 ]; then rc=3; break; fi
-  # shellcheck disable=SC2086
-  $py -m harness.sweep "${common[@]}" $s tune_deadline_s=$((left - 60)) 2>&1 | tee "$out"
-  rc=${PIPESTATUS[0]}
-  if [ "$rc" -ne 0 ]; then break; fi
-  if grep -q "stopped at tune_deadline_s" "$out"; then rc=3; break; fi
-done
-rm -f "$out"
-$py -m harness.checkpoint pack "$runs" "$ck"
-case $rc in
-  0) echo "all done" ;;
-  3) echo "paused at BUDGET_S=$budget: run again to continue" ;;
-esac
-exit $rc
+source benchmarks/slices.sh
+run_slices "$results/cuda/tuning_time/checkpoint.tar.xz" "$runs_root/cuda/tuning_time" common sweeps

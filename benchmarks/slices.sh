@@ -1,0 +1,31 @@
+# Sourced by the real-budget scripts: long sweeps sliced into device commands of BUDGET_S seconds.
+#
+#   run_slices CHECKPOINT RUNS_DIR COMMON SWEEPS   (COMMON, SWEEPS: names of bash arrays)
+#
+# A fresh machine first unpacks CHECKPOINT into RUNS_DIR. Each sweep (COMMON + one entry of SWEEPS)
+# runs with tune_deadline_s set from the time left; the first one that pauses ends the call. The
+# run directory is packed into CHECKPOINT (trimmed databases, compressed) either way. Prints
+# "all done" (exit 0) or "paused ..." (exit 3: call again).
+run_slices() {
+  local ck=$1 runs=$2
+  local -n _common=$3 _sweeps=$4
+  local budget=${BUDGET_S:-540} t0=$SECONDS py=${PYTHON:-python3} rc=0 out left s
+  if [ ! -d "$runs" ] && [ -f "$ck" ]; then $py -m harness.checkpoint unpack "$ck" "$runs"; fi
+  out=$(mktemp)
+  for s in "${_sweeps[@]}"; do
+    left=$((budget - (SECONDS - t0)))
+    if [ "$left" -lt 150 ]; then rc=3; break; fi
+    # shellcheck disable=SC2086
+    $py -m harness.sweep "${_common[@]}" $s tune_deadline_s=$((left - 60)) 2>&1 | tee "$out"
+    rc=${PIPESTATUS[0]}
+    if [ "$rc" -ne 0 ]; then break; fi
+    if grep -q "stopped at tune_deadline_s" "$out"; then rc=3; break; fi
+  done
+  rm -f "$out"
+  $py -m harness.checkpoint pack "$runs" "$ck"
+  case $rc in
+    0) echo "all done" ;;
+    3) echo "paused at BUDGET_S=$budget: run again to continue" ;;
+  esac
+  return $rc
+}
