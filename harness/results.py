@@ -77,6 +77,9 @@ class Context:
     max_trials_per_task: int | None = None
     init_min_unmeasured: int | None = None
     genetic_iters: int | None = None
+    # another sweep ran on the same host meanwhile, on its own GPU and cores (benchmarks/side_by_side.sh
+    # says which); empty: this sweep had the host to itself
+    side_by_side: str = dataclasses.field(default_factory=lambda: os.environ.get("SLICETUNE_SIDE_BY_SIDE", ""))
 
 
 @dataclass

@@ -99,6 +99,13 @@ def test_tuning_time_baseline_and_slicetune(tmp_path, caplog):
     assert {r["client"] for r in spans} == {"0", "1"}
     assert os.path.exists(out / "timelines" / f"{base['cell_id']}.csv.gz")
     assert run_sweep(cfg).ran == []  # done cells are skipped
+    # rows lost, tuning kept (a results file not brought along): measured again, no new segment or trial
+    os.remove(out / R.TUNING_TIME)
+    assert len(run_sweep(cfg).ran) == 2
+    again = {r["mode"]: r for r in R.read_rows(str(out / R.TUNING_TIME))}
+    for mode, r in rows.items():
+        for col in ("trials_done", "wall_s", "segments"):
+            assert again[mode][col] == r[col], (mode, col)
 
 
 @pytest.mark.slow

@@ -30,9 +30,12 @@ class _NVML:
     def __init__(self, device_id: int):
         import pynvml
 
+        from harness.device.gpu import gpu_uuids
+
+        uuid = gpu_uuids()[device_id]  # CUDA's index (CUDA_VISIBLE_DEVICES), not NVML's
         self.nv = pynvml
         pynvml.nvmlInit()
-        self.h = pynvml.nvmlDeviceGetHandleByIndex(device_id)
+        self.h = pynvml.nvmlDeviceGetHandleByUUID(uuid)
 
     def read(self) -> dict:
         nv, h = self.nv, self.h
@@ -76,18 +79,19 @@ class Sampler:
             except Exception as e:  # noqa: BLE001 - sample the CPU alone rather than nothing
                 logging.getLogger("harness").warning("no GPU samples: NVML failed: %s", e)
         t0 = time.perf_counter() - (self.offset or 0.0)
-        psutil.cpu_percent(None)
+        mine = sorted(os.sched_getaffinity(0))  # the sweep's cores (another sweep may use the others)
+        psutil.cpu_percent(None, percpu=True)
         os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
         try:
             with open(self.path, "a" if self.offset is not None else "w", newline="") as f:
                 w = csv.DictWriter(f, fieldnames=[x.name for x in fields(Sample)])
                 if self.offset is None:
                     w.writeheader()
-                cores = psutil.cpu_count() or 1
                 while not self._stop.wait(self.interval_s):
-                    pct = psutil.cpu_percent(None)
-                    s = Sample(time.perf_counter() - t0, pct, **(nvml.read() if nvml else {}), epoch=time.time(),
-                               cpu_busy_cores=pct / 100 * cores)
+                    per = psutil.cpu_percent(None, percpu=True)
+                    busy = [per[c] for c in mine if c < len(per)] or per
+                    s = Sample(time.perf_counter() - t0, sum(busy) / len(busy), **(nvml.read() if nvml else {}),
+                               epoch=time.time(), cpu_busy_cores=sum(busy) / 100)
                     w.writerow({k: ("" if v is None else round(v, 3)) for k, v in asdict(s).items()})
                     f.flush()
         finally:

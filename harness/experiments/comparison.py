@@ -36,6 +36,7 @@ class CellState:
     open_since: float | None = None  # epoch: a segment under way (or cut short by kill -9)
     last_seen: float | None = None  # that segment's last heartbeat
     windows: list[list[float]] = field(default_factory=list)  # [start, end] epochs of the closed segments
+    tuned: bool = False  # its tuning finished (measured again without a new segment if its rows are lost)
 
 
 class NoValidMeasurement(RuntimeError):
@@ -62,7 +63,8 @@ class Segment:
     """`with Segment(exp, cell, results) as seg:` one sweep's work on a cell: its state so far,
     the seconds it may tune (`seg.left`), a utilisation timeline. The segment's time is saved as
     it goes (a heartbeat), so a segment cut short, even by kill -9, still counts in `wall_s`.
-    `seg.done(complete)` records whether the cell's tuning finished."""
+    `seg.done(complete)` records whether the cell's tuning finished; once it has, a later sweep
+    (whose rows were lost) opens no segment: its tuning processes only hand back their results."""
 
     HEARTBEAT_S = 5.0
 
@@ -78,6 +80,7 @@ class Segment:
             self._close(self.state.last_seen or self.state.open_since)
             log.info("%s: a segment cut short was counted (%d so far)", cell.id, self.state.segments)
         self.left = exp.time_left()
+        self.tuned = self.state.tuned
         self.timeline = os.path.join(cell.work_dir, TIMELINE)
         p = exp.cfg.platform
         self._sampler = Sampler(self.timeline, p.name, p.device_id, append=self.state.segments > 0)
@@ -98,6 +101,8 @@ class Segment:
             write_json(self.path, self.state)
 
     def __enter__(self) -> Segment:
+        if self.tuned:
+            return self
         self.state.open_since = self.state.last_seen = time.time()
         write_json(self.path, self.state)
         self._sampler.__enter__()
@@ -105,6 +110,8 @@ class Segment:
         return self
 
     def __exit__(self, *exc) -> None:
+        if self.tuned:
+            return
         self._stop.set()
         self._beat.join()
         self._sampler.__exit__(*exc)
@@ -112,6 +119,9 @@ class Segment:
 
     def done(self, complete: bool) -> None:
         self.complete = complete
+        if complete and not self.state.tuned:
+            self.state.tuned = True
+            write_json(self.path, self.state)
         if not complete:
             self.exp.summary.paused.append(self.cell.id)
             log.info("paused %s at the deadline; run the sweep again to continue", self.cell.id)

@@ -103,7 +103,7 @@ class Jobs:
              task_modules: str | None = None) -> TuneResult:
         """One tuning process (local runner on its share); a finished run is not redone, a paused
         one continues from its database."""
-        prev = finished(work_dir, tuner.trials)
+        prev = finished(work_dir, 0)  # complete: a per-task cap may end it under tuner.trials
         if prev is not None and (not compile or (prev.artifact and os.path.exists(prev.artifact.path))):
             return prev
         job = TuneJob(self.place(share), model, tuner, work_dir, builder_timeout_s=self.builder_timeout_s(),
