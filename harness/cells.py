@@ -130,6 +130,7 @@ class GridPoint:
     gpus: int = 1
     split: Split = Split.lpt  # how the clients share the tasks
     shared: bool = False  # queue: the clients' cost models learn from each other's measurements
+    hold: int = 1  # queue: tasks a client tunes in turn
 
     @property
     def label(self) -> str:
@@ -137,6 +138,7 @@ class GridPoint:
             return f"baseline-{self.builder}"
         g = f"-g{self.gpus}" if self.gpus > 1 else ""
         how = "" if self.split == Split.lpt else f"-{self.split}"  # lpt came first: its cells kept their ids
+        how += f"-h{self.hold}" if self.split == Split.queue and self.hold != 1 else ""  # one at a time came first
         how += "-shared" if self.shared else ""
         return f"k{self.clients}-s{self.servers}-p{self.server_share:g}{g}-{self.builder}{how}"
 
@@ -150,8 +152,9 @@ def grid(cfg: SweepConf) -> list[GridPoint]:
             for s in st.servers:
                 for p in st.server_shares:
                     for b in st.builders:
+                        queue = st.split == Split.queue
                         out.append(GridPoint(Mode.slicetune, b, k, s, round(p or 100.0 / s, 2), g, st.split,
-                                                  st.shared_cost_model and st.split == Split.queue))
+                                             st.shared_cost_model and queue, st.hold if queue else 1))
     return list(dict.fromkeys(out))
 
 

@@ -144,6 +144,8 @@ class SliceTuneConf:
     builders: list[Builder] = field(default_factory=lambda: [Builder.local, Builder.persistent])
     gpus: list[int] = field(default_factory=lambda: [1])  # servers placed over this many GPUs
     split: Split = Split.queue  # queue: clients take tasks as they go; lpt, round_robin: fixed shards
+    # queue: tasks a client holds at once and tunes a round each in turn (1: one task to its end)
+    hold: int = 4
     # queue: each client's cost model also learns from the others' measurements (as one process's does)
     shared_cost_model: bool = True
 

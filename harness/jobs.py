@@ -88,6 +88,7 @@ class TuneJob:
     tasks: list[str] | None = None  # tune only these tasks (a shard); None: all
     queue: str | None = None  # take tasks from this Slice-Tune run's shared queue (harness.taskqueue) instead
     client: int = 0  # this client's number in the queue
+    hold: int = 1  # queue: tasks this client tunes in turn, a round each
     peers: list[str] = field(default_factory=list)  # other clients' work dirs: the cost model learns from theirs too
     task_modules: str | None = None  # the tasks as listed once for the sweep (no model load, no extraction)
     rpc: RPCTarget | None = None  # None: measure with a local runner on this process's share

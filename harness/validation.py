@@ -169,6 +169,7 @@ def _check_ranges(cfg: SweepConf) -> None:
         _each(f"slicetune.{what}", getattr(st, what), _count)
     _each("slicetune.server_shares", st.server_shares, lambda v: _number("share", v, strict=False, high=100))
     _each("slicetune.builders", st.builders, lambda v: None)
+    _number("slicetune.hold", st.hold)
     if cfg.platform.name == "cpu" and cfg.experiment in (Experiment.tuning_time, Experiment.scaling) \
             and 1 not in st.gpus:
         raise ConfigError(f"slicetune.gpus={list(st.gpus)} is not allowed on platform=cpu: the CPU is one device, "

@@ -24,12 +24,17 @@ def test_grid_has_the_baselines_then_every_slicetune_point():
     assert g[0] == GridPoint("baseline", "local")
     st = [c for c in g if c.mode == "slicetune"]
     assert len(st) == 2 * 3  # per K: s1 at 100% and 50%; s2 at 0 (=50%) and 50% is one point
-    assert GridPoint("slicetune", "local", 4, 2, 50.0, split="queue", shared=True) in st
-    # a fixed split is its own cell; lpt's label is the one it had before the queue came
-    assert GridPoint("slicetune", "local", 4, 2, 50.0, split="queue", shared=True).label == "k4-s2-p50-local-queue-shared"
+    assert GridPoint("slicetune", "local", 4, 2, 50.0, split="queue", shared=True, hold=4) in st
+    # a fixed split is its own cell; lpt's label is the one it had before the queue came, and a
+    # queue client holding one task at a time the one it had before clients held several
+    queue = GridPoint("slicetune", "local", 4, 2, 50.0, split="queue", shared=True)
+    assert queue.label == "k4-s2-p50-local-queue-shared"
+    assert GridPoint("slicetune", "local", 4, 2, 50.0, split="queue", shared=True, hold=4).label \
+        == "k4-s2-p50-local-queue-h4-shared"
     assert GridPoint("slicetune", "local", 4, 2, 50.0, split="queue").label == "k4-s2-p50-local-queue"
     assert GridPoint("slicetune", "local", 4, 2, 50.0, split="lpt").label == "k4-s2-p50-local"
-    assert {c.label for c in g} >= {"baseline-local", "k4-s2-p50-local-queue-shared", "k1-s1-p100-local-queue-shared"}
+    assert {c.label for c in g} >= {"baseline-local", "k4-s2-p50-local-queue-h4-shared",
+                                    "k1-s1-p100-local-queue-h4-shared"}
 
 
 def test_no_clients_runs_the_baselines_only():

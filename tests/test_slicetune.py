@@ -138,3 +138,24 @@ def test_queue_clients_take_each_task_once_and_continue_after_a_pause(tmp_path):
     learned = [re.findall(r"learned from (\d+) records", (tmp_path / f"client{i}" / "tune.log").read_text())
                for i in range(2)]
     assert all(n and int(n[-1]) > 0 for n in learned), learned
+
+
+def test_a_queue_client_tunes_the_tasks_it_holds_a_round_each_in_turn(tmp_path):
+    from harness.device.proc import run_job
+    from harness.jobs import Placement, TuneJob
+    from harness.layout import tune_step
+    from harness.taskqueue import TaskQueue, budgets
+    from harness.worker.metaschedule.scheduler import after
+
+    assert after([4, 1, 7], 1) == 4 and after([4, 1, 7], 7) == 1 and after([3], 3) == 3
+    infos, modules = _saved_tasks(tmp_path, "tiny_mlp")  # 2 tasks
+    queue = TaskQueue(str(tmp_path / "tasks.queue.json")).create(budgets(infos, 4, 2))
+    tuner = TunerConf(trials=4, trials_per_round=1, builder_workers=1, scheduler="rolling", max_trials_per_task=2,
+                      population=8, init_min_unmeasured=2)
+    work = str(tmp_path / "client0")
+    job = TuneJob(Placement("cpu", 100), ModelConf(name="tiny_mlp"), tuner, work, builder_timeout_s=60, queue=queue.path,
+                  client=0, hold=2, task_modules=modules, compile=False)
+    res = run_job("tune", job, tune_step(work), Share("cpu", 100))
+    order = [r.task for r in res.rounds]
+    assert len(order) == 4 and len(set(order)) == 2
+    assert all(a != b for a, b in zip(order, order[1:])), order  # in turn, not one task to its end

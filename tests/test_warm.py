@@ -62,3 +62,17 @@ def test_a_kept_worker_keeps_its_builder_workers_for_the_next_tuning_job(tmp_pat
         assert (pool.started, pool.reused) == (1, 1) and kept == [False, True]
     assert "warm workers of the previous job" not in logs[0]
     assert "builder: the 2 warm workers of the previous job" in logs[1]
+
+
+def test_a_worker_outlives_the_thread_that_asked_for_it(tmp_path):
+    """A client's thread ends with its cell; its worker must not (parent-death signals follow the
+    thread that started a child), or the next cell's clients start afresh."""
+    import threading
+
+    with WarmPool(str(tmp_path / "workers")) as pool:
+        t = threading.Thread(target=_tasks, args=(tmp_path, "a", ModelConf(name="tiny_mlp"), pool))
+        t.start()
+        t.join()
+        time.sleep(1)
+        _tasks(tmp_path, "b", ModelConf(name="tiny_mlp"), pool)
+        assert (pool.started, pool.reused) == (1, 1)

@@ -7,19 +7,22 @@ request line to its stdin, it runs the job with its output going to the job's lo
 on the pipe FD with its exit status. A worker is reused only for jobs placed as it was (share,
 MPS daemon, cores); one that fails, or runs past a deadline, is ended and not reused, and so are
 the waiting ones once a job placed otherwise starts one. Its temporary files live in its own
-directory for as long as it does.
+directory for as long as it does. Workers are started by the pool's own thread: a child's
+parent-death signal follows the thread that started it, and a client's thread ends with its cell.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import queue
 import select
 import shutil
 import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 from harness.device.proc import Deadline, JobTimeout, result_of, start, stop
@@ -53,6 +56,9 @@ class WarmPool:
         self.reused = 0  # jobs that found a worker waiting
         self._idle: list[Worker] = []
         self._lock = threading.Lock()
+        self._starts: queue.Queue = queue.Queue()
+        self._starter = threading.Thread(target=self._start_loop, name="warm-pool", daemon=True)
+        self._starter.start()
 
     def __enter__(self) -> WarmPool:
         return self
@@ -65,7 +71,17 @@ class WarmPool:
             idle, self._idle = self._idle, []
         for w in idle:
             self._end(w)
+        self._starts.put(None)
+        self._starter.join(timeout=10)
         shutil.rmtree(self.root, ignore_errors=True)
+
+    def _start_loop(self) -> None:
+        while (item := self._starts.get()) is not None:
+            fut, args, kw = item
+            try:
+                fut.set_result(start(*args, **kw))
+            except BaseException as e:  # noqa: BLE001 - raised in the thread that asked
+                fut.set_exception(e)
 
     def run(self, kind: str, step: Step, share: Share, mps_dir: str | None, cores: list[int] | None,
             deadline: Deadline | None):
@@ -106,11 +122,13 @@ class WarmPool:
         d = os.path.join(self.root, f"worker{n}")
         os.makedirs(os.path.join(d, "tmp"), exist_ok=True)
         r, wfd = os.pipe()
+        fut: Future = Future()
+        args = ("worker", [sys.executable, "-m", "harness.worker", "serve", str(wfd)], place.share,
+                os.path.join(d, "serve.log"), place.mps_dir, list(place.cores) if place.cores else None)
+        self._starts.put((fut, args, dict(extra_env={"TMPDIR": os.path.abspath(os.path.join(d, "tmp"))},
+                                          stdin=subprocess.PIPE, pass_fds=(wfd,))))
         try:
-            p = start("worker", [sys.executable, "-m", "harness.worker", "serve", str(wfd)], place.share,
-                      os.path.join(d, "serve.log"), place.mps_dir, list(place.cores) if place.cores else None,
-                      extra_env={"TMPDIR": os.path.abspath(os.path.join(d, "tmp"))},
-                      stdin=subprocess.PIPE, pass_fds=(wfd,))
+            p = fut.result()
         except BaseException:
             os.close(r)
             raise

@@ -72,7 +72,7 @@ class TuningTime(Comparison):
         timeout = self.jobs.builder_timeout_s()
         setup = ClientSetup(cfg.model, cell.tuner, cfg.platform.name, p.split, p.shared, timeout,
                             self.jobs.mps_dir, cfg.tuning_stall_s(timeout), self.tasks().modules,
-                            self.jobs.warm(cell.tuner))
+                            self.jobs.warm(cell.tuner), hold=p.hold)
         progress = [os.path.join(client_dir(cell.work_dir, i), PROGRESS) for i in range(p.clients)]
         with ServerPool(shares, os.path.join(cell.work_dir, SERVERS), cfg.platform.mps_dir,
                         devices=list(range(p.gpus)), gpu_uuids=self.jobs.gpu_uuids, wait=False) as pool, \

@@ -51,6 +51,7 @@ class ClientSetup:
     stall_s: float | None = None  # a client finishing no round for this long is ended (None: never)
     task_modules: str | None = None  # the model's tasks listed once (harness.jobs.TaskList.modules)
     warm: WarmPool | None = None  # client processes kept up between runs (harness.device.warm)
+    hold: int = 1  # queue: tasks a client tunes in turn, a round each
 
 
 class Watchdog:
@@ -137,7 +138,8 @@ def tune_sharded(setup: ClientSetup, tasks: list[TaskInfo], pool: ServerPool, cl
         rpc = RPCTarget(*pool.tracker, key, servers=sum(1 for s in pool.specs if s.key == key))
         job = TuneJob(place=Placement(setup.platform, 100.0), model=setup.model, work_dir=dirs[i],
                       builder_timeout_s=setup.builder_timeout_s, search_threads=threads, tasks=p.shards[i], rpc=rpc,
-                      queue=p.queue.path if p.queue else None, client=i, task_modules=setup.task_modules,
+                      queue=p.queue.path if p.queue else None, client=i, hold=setup.hold,
+                      task_modules=setup.task_modules,
                       peers=[d for d in dirs if d != dirs[i]] if p.queue and setup.shared_cost_model else [],
                       compile=False, deadline_s=deadline_s, tuner=dataclasses.replace(tuner, trials=p.budgets[i]))
         results[i] = run_job("tune", job, tune_step(dirs[i]), share, setup.mps_dir,

@@ -88,7 +88,7 @@ def _contexts(job: TuneJob, progress: Progress, target, units: int):
 
 def _scheduler(job: TuneJob, progress: Progress, contexts, rec: Recorder):
     if job.queue:
-        return scheduler.Queued(TaskQueue(job.queue), job.client, rec.names, rec.trials_of)
+        return scheduler.Queued(TaskQueue(job.queue), job.client, rec.names, rec.trials_of, job.hold)
     return scheduler.create(job.tuner.scheduler, _last_task(progress, contexts),
                             lambda i: rec.trials_of(rec.names[i]), job.tuner.max_trials_per_task)
 

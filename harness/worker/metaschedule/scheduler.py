@@ -35,16 +35,25 @@ class Rolling(PyTaskScheduler):
         return -1
 
 
+def after(ids: list[int], current: int) -> int:
+    """Round-robin over task indices `ids`: the first one after `current`, else the first."""
+    ids = sorted(ids)
+    return next((i for i in ids if i > current), ids[0])
+
+
 @derived_object
 class Queued(PyTaskScheduler):
-    """One task at a time from a Slice-Tune run's shared queue (harness.taskqueue): the task this
-    client holds until its share of trials is spent (`trials_of(name)`, over every segment), then
-    the next one nobody holds; done when there is none. A task's last round may pass its share by
-    up to a round, as MetaSchedule's per-task count restarts with each segment."""
+    """Tasks from a Slice-Tune run's shared queue (harness.taskqueue): this client holds up to
+    `hold` tasks and tunes them a round each in turn (so the cost model learns from the others
+    between a task's rounds, as in one process's round-robin), each until its share of trials is
+    spent (`trials_of(name)`, over every segment); then it takes the next one nobody holds, and is
+    done when there is none. A task's last round may pass its share by up to a round, as
+    MetaSchedule's per-task count restarts with each segment."""
 
-    def __init__(self, queue, client: int, names: list[str], trials_of):
+    def __init__(self, queue, client: int, names: list[str], trials_of, hold: int = 1):
         super().__init__()
         self.queue, self.client, self.names, self.trials_of = queue, client, names, trials_of
+        self.hold = max(1, hold)
         self.current, self.running = -1, False
 
     def _open(self, entry, tasks) -> bool:
@@ -56,14 +65,17 @@ class Queued(PyTaskScheduler):
         if self.running and not tasks[self.current].is_terminated:
             self.join_running_task(self.current)
         self.running = False
-        while True:
-            held = [e for e in self.queue.held(self.client) if self._open(e, tasks)]
-            entry = held[0] if held else self.queue.take(self.client)
+        held = [e for e in self.queue.held(self.client) if self._open(e, tasks)]
+        while len(held) < self.hold:
+            entry = self.queue.take(self.client)
             if entry is None:
-                return -1
+                break
             if self._open(entry, tasks):
-                self.current, self.running = self.names.index(entry.name), True
-                return self.current
+                held.append(entry)
+        if not held:
+            return -1
+        self.current, self.running = after([self.names.index(e.name) for e in held], self.current), True
+        return self.current
 
 
 def create(kind: str, after: int = -1, trials_of=None, cap: int | None = None):
