@@ -51,3 +51,15 @@ def test_processes_never_take_the_same_task(tmp_path):
     taken = [out.get(timeout=5) for _ in range(60)]
     assert sorted(n for _, n in taken) == sorted(f"t{i}" for i in range(60))
     assert {e.name: e.client for e in TaskQueue(path).entries()} == {n: c for c, n in taken}
+
+
+def test_a_client_holds_no_more_than_its_fair_share_of_the_tasks(tmp_path):
+    from harness.config import ModelConf, TunerConf
+    from harness.slicetune.clients import ClientSetup, plan
+
+    def hold(n_tasks: int, clients: int, want: int) -> int:
+        tasks = [TaskInfo(f"t{i}", 1e6 * (i + 1), 1) for i in range(n_tasks)]
+        setup = ClientSetup(ModelConf(), TunerConf(trials=16 * n_tasks), hold=want)
+        return plan(setup, tasks, clients, str(tmp_path / f"{n_tasks}-{clients}-{want}")).hold
+
+    assert hold(14, 4, 4) == 4 and hold(2, 2, 4) == 1 and hold(9, 4, 4) == 3 and hold(38, 4, 1) == 1

@@ -94,6 +94,7 @@ class Plan:
     budgets: list[int]  # trials (a queue client's cap: the whole budget; the queue decides)
     queue: TaskQueue | None = None
     per_task: int | None = None  # the largest share of any task (a queue's)
+    hold: int = 1  # tasks a queue client holds at once: never more than its fair share of them
 
     def finished(self, work_dir: str, i: int) -> TuneResult | None:
         # a queue client ends only when nothing is left to take, so once complete it is done
@@ -111,7 +112,8 @@ def plan(setup: ClientSetup, tasks: list[TaskInfo], clients: int, work_dir: str)
         entries = budgets(tasks, t.trials, t.max_trials_per_task)
         queue = TaskQueue(os.path.join(work_dir, QUEUE)).create(entries)
         n = min(clients, len(entries))
-        return Plan([None] * n, [t.trials] * n, queue, max((e.trials for e in entries), default=None))
+        hold = max(1, min(setup.hold, -(-len(entries) // max(1, n))))
+        return Plan([None] * n, [t.trials] * n, queue, max((e.trials for e in entries), default=None), hold)
     shards = [s for s in split(tasks, clients, setup.split) if s]
     sizes = split_budget(t.trials, shards, t.trials_per_round)
     return Plan([s for s, b in zip(shards, sizes) if b], [b for b in sizes if b])
@@ -138,7 +140,7 @@ def tune_sharded(setup: ClientSetup, tasks: list[TaskInfo], pool: ServerPool, cl
         rpc = RPCTarget(*pool.tracker, key, servers=sum(1 for s in pool.specs if s.key == key))
         job = TuneJob(place=Placement(setup.platform, 100.0), model=setup.model, work_dir=dirs[i],
                       builder_timeout_s=setup.builder_timeout_s, search_threads=threads, tasks=p.shards[i], rpc=rpc,
-                      queue=p.queue.path if p.queue else None, client=i, hold=setup.hold,
+                      queue=p.queue.path if p.queue else None, client=i, hold=p.hold,
                       task_modules=setup.task_modules,
                       peers=[d for d in dirs if d != dirs[i]] if p.queue and setup.shared_cost_model else [],
                       compile=False, deadline_s=deadline_s, tuner=dataclasses.replace(tuner, trials=p.budgets[i]))

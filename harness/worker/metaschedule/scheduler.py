@@ -44,8 +44,9 @@ def after(ids: list[int], current: int) -> int:
 @derived_object
 class Queued(PyTaskScheduler):
     """Tasks from a Slice-Tune run's shared queue (harness.taskqueue): this client holds up to
-    `hold` tasks and tunes them a round each in turn (so the cost model learns from the others
-    between a task's rounds, as in one process's round-robin), each until its share of trials is
+    `hold` tasks, taking one more a round (the clients take turns), and tunes them a round each in
+    turn (so the cost model learns from the others between a task's rounds, as in one process's
+    round-robin), each until its share of trials is
     spent (`trials_of(name)`, over every segment); then it takes the next one nobody holds, and is
     done when there is none. A task's last round may pass its share by up to a round, as
     MetaSchedule's per-task count restarts with each segment."""
@@ -66,12 +67,13 @@ class Queued(PyTaskScheduler):
             self.join_running_task(self.current)
         self.running = False
         held = [e for e in self.queue.held(self.client) if self._open(e, tasks)]
-        while len(held) < self.hold:
+        while len(held) < self.hold:  # one new task a round, so the clients take turns at the queue
             entry = self.queue.take(self.client)
             if entry is None:
                 break
             if self._open(entry, tasks):
-                held.append(entry)
+                self.current, self.running = self.names.index(entry.name), True
+                return self.current
         if not held:
             return -1
         self.current, self.running = after([self.names.index(e.name) for e in held], self.current), True
