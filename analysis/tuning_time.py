@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import matplotlib.pyplot as plt
 import pandas as pd
 
@@ -19,6 +21,10 @@ def config_label(r) -> str:
     seg = f", {int(r['segments'])} segments" if int(r.get("segments", 1) or 1) > 1 else ""
     how = r.get("split")
     how = f", {how}" if isinstance(how, str) and how not in ("", "lpt") else ""
+    cell = str(r.get("cell_id", ""))
+    hold = re.search(r"-queue-h(\d+)", cell)
+    how += f", {hold[1]} held" if hold else ""
+    how += ", shared model" if cell.endswith("-shared") else ""
     return f"K={int(r['clients'])} S={int(r['servers'])}@{float(r['server_share']):g}%{g} ({r['builder']}{how}{seg})"
 
 

@@ -148,6 +148,9 @@ class SliceTuneConf:
     hold: int = 4
     # queue: each client's cost model also learns from the others' measurements (as one process's does)
     shared_cost_model: bool = True
+    # the address the pool's tracker and servers listen on; anything but loopback warns: TVM's RPC
+    # servers run whatever module they are sent, so only on a trusted network
+    bind: str = "127.0.0.1"
 
 
 @dataclass

@@ -38,3 +38,16 @@ def test_pool_registers_restarts_and_cleans_up(tmp_path):
         everything = pool.pids()
     gone, alive = psutil.wait_procs([psutil.Process(p) for p in everything if psutil.pid_exists(p)], timeout=10)
     assert not alive
+
+
+def test_only_loopback_binds_quietly(tmp_path, caplog):
+    import logging
+
+    from harness.slicetune.servers import ServerPool, exposed
+
+    assert exposed("127.0.0.1") is None and exposed("::1") is None and exposed("localhost") is None
+    for host in ("0.0.0.0", "10.1.2.3", "gpu-node-7"):
+        assert "trusted network" in exposed(host)
+    with caplog.at_level(logging.WARNING, logger="harness"):
+        ServerPool([Share("cpu", 100)], str(tmp_path), host="0.0.0.0")  # not started
+    assert "listen on 0.0.0.0, not loopback" in caplog.text

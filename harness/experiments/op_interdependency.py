@@ -73,7 +73,7 @@ class OpInterdependency(Base):
                   self.summary.run_dir)
         progress = [os.path.join(c.work_dir, PROGRESS) for c in cells]
         with ServerPool([c.share for c in cells], os.path.join(self.summary.run_dir, f"ops-{SERVERS}"),
-                        cfg.platform.mps_dir, devices=[0], wait=False) as pool, \
+                        cfg.platform.mps_dir, devices=[0], host=cfg.slicetune.bind, wait=False) as pool, \
                 self.ticker.watch(progress, self.tuner.trials * len(cells)):
             results = tune_per_share(setup, [t.name for t in tasks], pool, [(c.share, c.work_dir) for c in cells],
                                      deadline_s=self.time_left())

@@ -75,7 +75,8 @@ class TuningTime(Comparison):
                             self.jobs.warm(cell.tuner), hold=p.hold)
         progress = [os.path.join(client_dir(cell.work_dir, i), PROGRESS) for i in range(p.clients)]
         with ServerPool(shares, os.path.join(cell.work_dir, SERVERS), cfg.platform.mps_dir,
-                        devices=list(range(p.gpus)), gpu_uuids=self.jobs.gpu_uuids, wait=False) as pool, \
+                        devices=list(range(p.gpus)), host=cfg.slicetune.bind, gpu_uuids=self.jobs.gpu_uuids,
+                        wait=False) as pool, \
                 self.ticker.watch(progress, cell.tuner.trials):
             res = tune_sharded(setup, self.tasks().tasks, pool, p.clients, cell.work_dir, deadline_s=left)
         return res.clients, res.client_dirs

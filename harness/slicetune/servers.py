@@ -1,4 +1,4 @@
-"""Tuning server pool: a TVM RPC tracker on loopback and RPC servers, each on its own share
+"""Tuning server pool: a TVM RPC tracker (on loopback unless told otherwise) and RPC servers, each on its own share
 (harness.worker.rpc_server: TVM's server, serving sessions in-process rather than in forked children).
 
     with ServerPool([Share("cuda", 50), Share("cuda", 50)], log_dir, mps_dir=...) as pool:
@@ -11,6 +11,8 @@ Servers are placed per GPU (`devices`), started on their share like every other 
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 import os
 import socket
 import sys
@@ -27,6 +29,20 @@ from harness.slicetune import tracker
 
 class PoolError(RuntimeError):
     pass
+
+
+def exposed(host: str) -> str | None:
+    """A warning where `host` is not a loopback address: TVM's RPC servers run any module a client
+    sends them, so they belong on a trusted network only."""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name
+        loopback = False
+    if loopback:
+        return None
+    return (f"the RPC tracker and servers listen on {host}, not loopback: anyone who reaches them can run "
+            "code on this machine (TVM's RPC servers run whatever module they are sent); use this only on "
+            "a trusted network")
 
 
 @dataclass(frozen=True)
@@ -60,6 +76,8 @@ class ServerPool:
             raise PoolError("a server pool needs at least one share")
         self.specs = plan_servers(shares, devices or [0])
         self.log_dir, self.mps_dir, self.host = log_dir, mps_dir, host
+        if (warning := exposed(host)) is not None:
+            logging.getLogger("harness").warning(warning)
         self.gpu_uuids = gpu_uuids  # cuda, several GPUs: one MPS daemon each (harness.device.mps.dir_for)
         self.start_timeout_s = start_timeout_s
         self.wait = wait  # False: start() returns at once; call wait_registered() before use

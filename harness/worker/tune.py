@@ -110,19 +110,21 @@ def _search(job: TuneJob, progress: Progress, contexts, weights, builder) -> Rec
     remaining = t.trials - progress.trials_done
     if remaining <= 0:
         return rec
-    prof, model = ms.Profiler(), _cost_model(job, contexts)
+    prof, model, runner = ms.Profiler(), _cost_model(job, contexts), _runner(job)
     try:
         with prof:
             ms.tune_tasks(
                 tasks=contexts, task_weights=weights, work_dir=job.work_dir,
                 max_trials_global=remaining, max_trials_per_task=t.max_trials_per_task,
                 num_trials_per_iter=t.trials_per_round, builder=TimedBuilder(builder, rec),
-                runner=TimedRunner(_runner(job), rec), cost_model=model,
+                runner=TimedRunner(runner, rec), cost_model=model,
                 measure_callbacks=callbacks.create(rec),
                 task_scheduler=_scheduler(job, progress, contexts, rec))
     except RuntimeError:
         if not rec.out_of_time:
             raise
+    finally:  # its workers now, not at some later garbage collection (a kept process runs more jobs)
+        runner.pool.shutdown(wait=False)
     if isinstance(model, shared.Shared):
         print(f"cost model: learned from {model.learned} records of the other clients", flush=True)
     for k, v in prof.get().items():
