@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from analysis.interdependency import VENDORS, cell_stats, grid, is_tuned
+from analysis.interdependency import VENDORS, cell_stats, grid, is_tuned, with_references
 from analysis.load import experiment_dirs, read_dir, split_exp, variants
 from analysis.provenance import depth, machine, with_tasks
 from harness.results import INFERENCE, TUNING
@@ -48,8 +48,10 @@ def advise_rows(inf: pd.DataFrame, lo: float, hi: float) -> tuple[pd.DataFrame, 
     if st.empty or st["tune_share"].notna().sum() == 0:
         return None
     table = grid(st, "ratio")
-    table["worst"] = table.max(axis=1)
+    table["worst"] = table.max(axis=1, skipna=False)  # a share not measured somewhere in the range: no advice on it
     tuned = table.loc[[r for r in table.index if r in set(st.loc[is_tuned(st), "tuned_at"])]]
+    if tuned["worst"].isna().all():
+        return None
     pick = str(tuned["worst"].idxmin())
     untuned = float(table.loc["untuned", "worst"]) if "untuned" in table.index else None
     return table, pick, float(tuned.loc[pick, "worst"]), untuned
@@ -63,7 +65,7 @@ def advise(root: str, lo: float, hi: float) -> list[Advice]:
             if inf is None or "tune_share" not in inf:
                 continue
             for (model, batch, _), g in variants(inf):
-                got = advise_rows(g, lo, hi)
+                got = advise_rows(with_references(g, inf), lo, hi)
                 if got is None:
                     continue
                 tuned = with_tasks(g[g["tune_share"].notna()], tuning, key="tune_cell")

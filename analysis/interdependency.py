@@ -8,7 +8,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.colors import LogNorm
 
-from analysis.load import Experiment, split, variants
+from analysis.load import MACHINE, Experiment, on_machines, split, variants
 from analysis.provenance import caption, commit_note, depth, machine, measured, span, tag, with_tasks
 from analysis.style import share_label
 from analysis.timelines import run_timelines
@@ -40,6 +40,19 @@ def cell_stats(inf: pd.DataFrame) -> pd.DataFrame:
     st["tuned_at"] = [share_label(t) if s == "tvm" and pd.notna(t) else "untuned" if s == "tvm" else VENDORS.get(s, s)
                       for s, t in zip(st["source"], st["tune_share"])]
     return st
+
+
+def with_references(g: pd.DataFrame, inf: pd.DataFrame) -> pd.DataFrame:
+    """A group of one tuner setting with every reference row (untuned, vendors) of its model, batch
+    and machine: those cells have no tuner setting, so they are measured once, under whichever
+    sweep came first."""
+    refs = on_machines(inf[inf["tune_share"].isna()])
+    if refs.empty:
+        return g
+    keys = [k for k in ("model", "batch", *MACHINE) if k in refs and k in g]
+    first = on_machines(g).iloc[0]
+    same = refs[(refs[keys] == first[keys]).all(axis=1) & ~refs["cell_id"].isin(g["cell_id"])]
+    return pd.concat([g, same.loc[:, [c for c in same.columns if c in g.columns]]], ignore_index=True)
 
 
 def is_tuned(st: pd.DataFrame) -> pd.Series:
@@ -147,6 +160,7 @@ def heatmaps(x: Experiment, save) -> None:
     """One heatmap per model, batch, tuner setting and machine."""
     inf, tuning = x.rows(INFERENCE), x.rows(TUNING)
     for (model, batch, suffix), g in variants(inf):
+        g = with_references(g, inf)
         tuned = with_tasks(g[g["tune_share"].notna()], tuning, key="tune_cell")
         runs = tuning[tuning["cell_id"].isin(g["tune_cell"])] if tuning is not None and "tune_cell" in g else None
         reps = span(g.groupby(["tune_share", "infer_share"], dropna=False).size())

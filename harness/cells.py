@@ -20,8 +20,9 @@ from harness.layout import Step
 def model_stem(m: ModelConf) -> str:
     """A model's part of a cell id: label, batch, size, dtype (an ONNX file: its content too)."""
     stem = f"{m.label}-b{m.batch}" + (f"-s{m.input_size}" if m.input_size else "")
-    if m.name == "torch" and m.input_kind is not None:
-        stem += f"-{m.input_kind}"
+    if m.name == "torch":  # the whole constructor, not only its last name
+        stem += f"-{m.input_kind}" if m.input_kind is not None else ""
+        stem += "-" + hashlib.sha1((m.ctor or "").encode()).hexdigest()[:6]
     if m.dtype != "float32":
         stem += f"-{m.dtype}"
     if m.name == "onnx":  # the file's content, not its path

@@ -71,3 +71,17 @@ def test_cli_prints_the_table_and_the_advice(tmp_path, capsys):
     assert main([str(tmp_path), "--deploy", "60-90"]) == 1
     assert main([str(tmp_path), "--deploy", "90-60"]) == 2
     assert "needs 0 < LO <= HI <= 100" in capsys.readouterr().err
+
+
+def test_reference_rows_join_every_tuner_setting():
+    """The untuned and vendor cells carry no tuner setting: measured once, they belong beside the
+    tuned models of every setting."""
+    from analysis.interdependency import with_references
+
+    inf = with_vendor()
+    later = rows().assign(source="tvm", tuner_fp="def", latency_ms=lambda d: d["latency_ms"] * 0.9)
+    later = later[later["tune_share"].notna()].assign(cell_id=lambda d: "late-" + d["cell_id"])
+    both = pd.concat([inf, later], ignore_index=True)
+    g = with_references(both[both["tuner_fp"] == "def"], both)
+    assert set(g["source"]) == {"tvm", "torch_compile"} and g["tune_share"].isna().any()
+    assert len(g) == len(later) + int(inf["tune_share"].isna().sum())

@@ -62,4 +62,5 @@ def test_a_client_holds_no_more_than_its_fair_share_of_the_tasks(tmp_path):
         setup = ClientSetup(ModelConf(), TunerConf(trials=16 * n_tasks), hold=want)
         return plan(setup, tasks, clients, str(tmp_path / f"{n_tasks}-{clients}-{want}")).hold
 
-    assert hold(14, 4, 4) == 4 and hold(2, 2, 4) == 1 and hold(9, 4, 4) == 3 and hold(38, 4, 1) == 1
+    assert hold(14, 4, 4) == 3 and hold(2, 2, 4) == 1 and hold(9, 4, 4) == 2 and hold(38, 4, 1) == 1
+    assert hold(3, 4, 4) == 1 and hold(38, 4, 4) == 4

@@ -48,7 +48,8 @@ def test_a_kept_worker_runs_the_next_job_and_a_failed_or_hung_one_is_ended(tmp_p
 
 
 def test_a_kept_worker_keeps_its_builder_workers_for_the_next_tuning_job(tmp_path):
-    tuner = TunerConf(trials=4, trials_per_round=4, builder="persistent", builder_workers=2)
+    tuner = TunerConf(trials=2, trials_per_round=2, builder="persistent", builder_workers=2, population=8,
+                      init_min_unmeasured=2)
     with WarmPool(str(tmp_path / "workers")) as pool:
         logs, kept = [], []
         for name in ("a", "b"):
@@ -56,7 +57,7 @@ def test_a_kept_worker_keeps_its_builder_workers_for_the_next_tuning_job(tmp_pat
             job = TuneJob(Placement("cpu", 100), ModelConf(name="tiny_mlp"), tuner, work, builder_timeout_s=60,
                           compile=False)
             res = run_job("tune", job, tune_step(work), CPU, warm=pool)
-            assert res.trials_done == 4
+            assert res.trials_done == 2
             kept.append(res.started_kept)
             logs.append(open(tune_step(work).log).read())
         assert (pool.started, pool.reused) == (1, 1) and kept == [False, True]

@@ -193,7 +193,8 @@ def result_of(kind: str, rc: int | None, step: Step, share: Share):
 
 def together(fns: list, name: str = "job") -> None:
     """Call each of `fns` in its own thread; the first error (or Ctrl-C) stops every running
-    job and is raised once all threads have ended."""
+    job and is raised once all threads have ended. After an error (not an interrupt) later jobs
+    may start again: one cell failing does not end the sweep."""
     errors: list[BaseException] = []
 
     def guard(fn) -> None:
@@ -213,4 +214,6 @@ def together(fns: list, name: str = "job") -> None:
         kill_all()
         raise
     if errors:
+        if all(isinstance(e, Exception) for e in errors):
+            allow_jobs()
         raise errors[0]

@@ -25,9 +25,12 @@ import time
 from concurrent.futures import Future
 from dataclasses import dataclass
 
-from harness.device.proc import Deadline, JobTimeout, result_of, start, stop
+from harness.device.proc import Deadline, JobFailed, JobTimeout, result_of, start, stop
 from harness.jobs import Share
 from harness.layout import Step
+
+
+SERVE_LOG = "SLICETUNE_SERVE_LOG"  # a worker's own log: what it prints outside a job, and its builder's workers
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ class WarmPool:
         self.reused = 0  # jobs that found a worker waiting
         self._idle: list[Worker] = []
         self._lock = threading.Lock()
+        self._closed = False
         self._starts: queue.Queue = queue.Queue()
         self._starter = threading.Thread(target=self._start_loop, name="warm-pool", daemon=True)
         self._starter.start()
@@ -68,11 +72,16 @@ class WarmPool:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             idle, self._idle = self._idle, []
         for w in idle:
             self._end(w)
         self._starts.put(None)
         self._starter.join(timeout=10)
+        while not self._starts.empty():  # asked for after the starter stopped: refused, never left waiting
+            item = self._starts.get_nowait()
+            if item is not None:
+                item[0].set_exception(JobFailed("worker not started: the pool is closed"))
         shutil.rmtree(self.root, ignore_errors=True)
 
     def _start_loop(self) -> None:
@@ -86,12 +95,17 @@ class WarmPool:
     def run(self, kind: str, step: Step, share: Share, mps_dir: str | None, cores: list[int] | None,
             deadline: Deadline | None):
         """The job whose record is at `step.job`, in a waiting worker placed alike (else a new one)."""
-        w = self._take(Placement(share, mps_dir, tuple(sorted(cores)) if cores else None))
+        place = Placement(share, mps_dir, tuple(sorted(cores)) if cores else None)
+        request = {"kind": kind, "job": step.job, "result": step.result, "log": os.path.abspath(step.log)}
+        w = self._take(place)
+        try:
+            self._send(w, request)
+        except OSError:  # it died while waiting: a new one
+            self._end(w)
+            w = self._take(place)
+            self._send(w, request)
         rc = None
         try:
-            request = {"kind": kind, "job": step.job, "result": step.result, "log": os.path.abspath(step.log)}
-            w.proc.stdin.write((json.dumps(request) + "\n").encode())
-            w.proc.stdin.flush()
             rc = self._wait(w, deadline)
         except JobTimeout as e:
             raise JobTimeout(f"{kind} job on share {share.label} {e}: ended; log {step.log}") from None
@@ -104,29 +118,35 @@ class WarmPool:
                 self._end(w, step.log)
         return result_of(kind, rc, step, share)
 
+    @staticmethod
+    def _send(w: Worker, request: dict) -> None:
+        w.proc.stdin.write((json.dumps(request) + "\n").encode())
+        w.proc.stdin.flush()
+
     def _take(self, place: Placement) -> Worker:
-        """A waiting worker placed alike; else a new one, and the waiting ones placed otherwise end
-        (one placement is kept: a sweep's cells rarely come back to an earlier one)."""
+        """A waiting worker placed alike; else a new one, and the waiting ones placed otherwise (or
+        dead) end (one placement is kept: a sweep's cells rarely come back to an earlier one)."""
         with self._lock:
-            for w in self._idle:
-                if w.place == place and w.proc.poll() is None:
-                    self._idle.remove(w)
-                    self.reused += 1
-                    return w
-            stale = [w for w in self._idle if w.place != place]
-            self._idle = [w for w in self._idle if w.place == place]
+            if self._closed:
+                raise JobFailed("worker not started: the pool is closed")
+            stale = [w for w in self._idle if w.place != place or w.proc.poll() is not None]
+            self._idle = [w for w in self._idle if w not in stale]
+            if self._idle:
+                self.reused += 1
+                return self._idle.pop(0)
             n = self.started
             self.started += 1
         for w in stale:
             self._end(w)
         d = os.path.join(self.root, f"worker{n}")
+        log = os.path.abspath(os.path.join(d, "serve.log"))
         os.makedirs(os.path.join(d, "tmp"), exist_ok=True)
         r, wfd = os.pipe()
         fut: Future = Future()
-        args = ("worker", [sys.executable, "-m", "harness.worker", "serve", str(wfd)], place.share,
-                os.path.join(d, "serve.log"), place.mps_dir, list(place.cores) if place.cores else None)
-        self._starts.put((fut, args, dict(extra_env={"TMPDIR": os.path.abspath(os.path.join(d, "tmp"))},
-                                          stdin=subprocess.PIPE, pass_fds=(wfd,))))
+        args = ("worker", [sys.executable, "-m", "harness.worker", "serve", str(wfd)], place.share, log,
+                place.mps_dir, list(place.cores) if place.cores else None)
+        env = {"TMPDIR": os.path.abspath(os.path.join(d, "tmp")), SERVE_LOG: log}
+        self._starts.put((fut, args, dict(extra_env=env, stdin=subprocess.PIPE, pass_fds=(wfd,))))
         try:
             p = fut.result()
         except BaseException:
@@ -155,6 +175,11 @@ class WarmPool:
         """End the worker; after a failed job, what it printed outside any job goes to that job's log."""
         stop(w.proc)
         w.replies.close()
+        if w.proc.stdin is not None:
+            try:
+                w.proc.stdin.close()
+            except OSError:
+                pass
         if log is not None:
             try:
                 with open(os.path.join(w.dir, "serve.log"), "rb") as src, open(log, "ab") as dst:

@@ -94,11 +94,12 @@ class Plan:
     budgets: list[int]  # trials (a queue client's cap: the whole budget; the queue decides)
     queue: TaskQueue | None = None
     per_task: int | None = None  # the largest share of any task (a queue's)
-    hold: int = 1  # tasks a queue client holds at once: never more than its fair share of them
+    hold: int = 1  # tasks a queue client holds at once: at most tasks // clients, so a late one finds some
 
     def finished(self, work_dir: str, i: int) -> TuneResult | None:
-        # a queue client ends only when nothing is left to take, so once complete it is done
-        return finished(work_dir, 0 if self.queue else self.budgets[i])
+        # complete is done: a queue client ends when nothing is left to take, and a per-task cap
+        # may end a fixed shard under its budget
+        return finished(work_dir, 0)
 
     def held(self) -> list[list[str]]:
         if self.queue is None:
@@ -112,7 +113,7 @@ def plan(setup: ClientSetup, tasks: list[TaskInfo], clients: int, work_dir: str)
         entries = budgets(tasks, t.trials, t.max_trials_per_task)
         queue = TaskQueue(os.path.join(work_dir, QUEUE)).create(entries)
         n = min(clients, len(entries))
-        hold = max(1, min(setup.hold, -(-len(entries) // max(1, n))))
+        hold = max(1, min(setup.hold, len(entries) // max(1, n)))  # a late client still finds tasks
         return Plan([None] * n, [t.trials] * n, queue, max((e.trials for e in entries), default=None), hold)
     shards = [s for s in split(tasks, clients, setup.split) if s]
     sizes = split_budget(t.trials, shards, t.trials_per_round)
@@ -158,8 +159,8 @@ def tune_sharded(setup: ClientSetup, tasks: list[TaskInfo], pool: ServerPool, cl
 
 def tune_per_share(setup: ClientSetup, tasks: list[str], pool: ServerPool, runs: list[tuple[Share, str]],
                    deadline_s: float | None = None) -> list[TuneResult | None]:
-    """One client per (share, work dir) of `runs`, all at once: `tasks` tuned one after another and
-    measured on the pool's server of that share (op_interdependency). A finished client is not
+    """One client per (share, work dir) of `runs`, all at once: `tasks` tuned (in the tuner's
+    scheduler's order) and measured on the pool's server of that share (op_interdependency). A finished client is not
     rerun; with `deadline_s`, clients stop at it and a later call continues them."""
     tuner, threads = split_cores(setup.tuner, len(runs))
     results: list[TuneResult | None] = [None] * len(runs)

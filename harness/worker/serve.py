@@ -16,6 +16,7 @@ from harness.worker.group import die_with_group
 from harness.worker.metaschedule import builder
 
 KEPT = "SLICETUNE_KEPT_PROCESS"
+SERVE_LOG = "SLICETUNE_SERVE_LOG"  # set by harness.device.warm
 
 
 def _output_to(log: str) -> None:
@@ -40,6 +41,8 @@ def _one(runs: dict, request: dict, before: int) -> bool:
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
+        if os.environ.get(SERVE_LOG):  # between jobs: the worker's own log
+            _output_to(os.environ[SERVE_LOG])
 
 
 def kept() -> bool:

@@ -35,7 +35,10 @@ def run(job: VendorJob) -> VendorResult:
     if not cuda:
         torch.set_num_threads(len(os.sched_getaffinity(0)))
     torch.manual_seed(job.seed)
-    net = construct(job.model.torch_ctor() or "").to(dev)
+    net = construct(job.model.torch_ctor() or "")
+    if str(job.model.dtype) != "float32":
+        net = net.to(getattr(torch, str(job.model.dtype)))
+    net = net.to(dev)
     x = example_input(job.model).to(dev)
     sync = torch.cuda.synchronize if cuda else (lambda: None)
     conf, measured = job.infer, []

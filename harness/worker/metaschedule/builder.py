@@ -7,6 +7,8 @@ workers import only the target's intrinsics (harness.worker.intrinsics).
 
 from __future__ import annotations
 
+import os
+
 from tvm.ir.utils import derived_object
 from tvm.s_tir.meta_schedule.builder import BuilderResult, LocalBuilder, PyBuilder
 from tvm.s_tir.meta_schedule.builder.local_builder import _serialize_params, _worker_func
@@ -28,11 +30,11 @@ def _noop() -> None:
 class PersistentBuilder(PyBuilder):
     """LocalBuilder whose warm worker pool lives as long as the tuning run."""
 
-    def __init__(self, workers: int, timeout_s: float, target_kind: str):
+    def __init__(self, workers: int, timeout_s: float, target_kind: str, output=None):
         super().__init__()
         self.timeout_s = timeout_s
         self.pool = PopenPoolExecutor(max_workers=workers, timeout=timeout_s, initializer=warm_worker,
-                                      initargs=(target_kind,))
+                                      initargs=(target_kind,), stdout=output, stderr=output)
         for _ in range(workers):  # start every worker now: they warm up while the tasks are extracted
             self.pool.submit(_noop)
 
@@ -76,9 +78,11 @@ def create(kind: str, workers: int, timeout_s: float, target_kind: str):
     for other in _kept.values():  # one pool at a time
         other.shutdown()
     _kept.clear()
-    b = PersistentBuilder(workers, timeout_s, target_kind)
-    if _keeping:
-        _kept[key] = b
+    if not _keeping:
+        return PersistentBuilder(workers, timeout_s, target_kind)
+    log = os.environ.get("SLICETUNE_SERVE_LOG")  # kept workers outlive the job: the process's own log
+    b = PersistentBuilder(workers, timeout_s, target_kind, open(log, "ab") if log else None)
+    _kept[key] = b
     return b
 
 
