@@ -94,6 +94,7 @@ class TuneJob:
     rpc: RPCTarget | None = None  # None: measure with a local runner on this process's share
     compile: bool = True  # also compile the model from the database into work_dir/model.so
     deadline_s: float | None = None  # stop after this long (at a round's end); the next run continues
+    measure_lock: str | None = None  # a lock file held while a batch runs: measurements of several jobs never overlap
 
 
 @dataclass

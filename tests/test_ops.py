@@ -70,4 +70,12 @@ def test_op_interdependency_on_cpu(tmp_path):
     assert len(timed) == 2 * 2 * 3 and {r["infer_share"] for r in timed} == {"100.0"}
     assert {(r["task"], r["tune_share"]) for r in timed} == {(r["task"], r["tune_share"]) for r in tuned}
     assert sorted(p.rsplit("_", 1)[-1] for p in make_all(str(tmp_path / "results"))) == ["summary.png", "tasks.png"]
+    # the shares measured one at a time (their servers share the device)
+    from harness.jobs import TuneResult
+    from harness.layout import tune_step
+    from harness.records import read_json
+
+    spans = sorted((s.start, s.end) for d in (tmp_path / "runs" / "cpu" / "op_interdependency").glob("*-tune*")
+                   for s in read_json(tune_step(str(d)).result, TuneResult).spans if s.phase == "measure")
+    assert len(spans) >= 4 and all(a_end <= b_start + 0.05 for (_, a_end), (b_start, _) in zip(spans, spans[1:]))
     assert run_sweep(cfg).ran == []  # done: nothing again

@@ -1,7 +1,8 @@
 """+exp=op_interdependency: the interdependency per operator. The model's heaviest tasks (FLOPs x
 weight) are tuned on their own at every tune share at once, one client per share measuring on
-its own server of the pool (the harness's Slice-Tune); once all are tuned, each share's best
-kernel of each task is measured at every inference share, alone on the device.
+its own server of the pool (the harness's Slice-Tune), one measurement at a time (the shares add
+up to more than the device); once all are tuned, each share's best kernel of each task is
+measured at every inference share, alone on the device.
 
 Resumable like the others: a tune share whose rows are written is skipped, a paused one continues
 from its database; the kernels are measured again whenever a share was tuned again.
@@ -76,7 +77,8 @@ class OpInterdependency(Base):
                         cfg.platform.mps_dir, devices=[0], host=cfg.slicetune.bind, wait=False) as pool, \
                 self.ticker.watch(progress, self.tuner.trials * len(cells)):
             results = tune_per_share(setup, [t.name for t in tasks], pool, [(c.share, c.work_dir) for c in cells],
-                                     deadline_s=self.time_left())
+                                     deadline_s=self.time_left(),
+                                     measure_lock=os.path.join(self.summary.run_dir, "ops-measure.lock"))
         for cell, res in zip(cells, results):
             self._record(cell, tasks, res)
 

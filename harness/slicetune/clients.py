@@ -158,10 +158,12 @@ def tune_sharded(setup: ClientSetup, tasks: list[TaskInfo], pool: ServerPool, cl
 
 
 def tune_per_share(setup: ClientSetup, tasks: list[str], pool: ServerPool, runs: list[tuple[Share, str]],
-                   deadline_s: float | None = None) -> list[TuneResult | None]:
+                   deadline_s: float | None = None, measure_lock: str | None = None) -> list[TuneResult | None]:
     """One client per (share, work dir) of `runs`, all at once: `tasks` tuned (in the tuner's
-    scheduler's order) and measured on the pool's server of that share (op_interdependency). A finished client is not
-    rerun; with `deadline_s`, clients stop at it and a later call continues them."""
+    scheduler's order) and measured on the pool's server of that share (op_interdependency); with
+    `measure_lock`, one client measures at a time, so each share's kernels are timed with the device
+    otherwise idle. A finished client is not rerun; with `deadline_s`, clients stop at it and a
+    later call continues them."""
     tuner, threads = split_cores(setup.tuner, len(runs))
     results: list[TuneResult | None] = [None] * len(runs)
     place = Share(setup.platform, 100.0)
@@ -174,7 +176,8 @@ def tune_per_share(setup: ClientSetup, tasks: list[str], pool: ServerPool, runs:
         rpc = RPCTarget(*pool.tracker, server_key(share, 0), servers=1)
         job = TuneJob(place=Placement(setup.platform, 100.0), model=setup.model, work_dir=work,
                       builder_timeout_s=setup.builder_timeout_s, search_threads=threads, tasks=tasks, rpc=rpc,
-                      task_modules=setup.task_modules, compile=False, deadline_s=deadline_s, tuner=tuner)
+                      task_modules=setup.task_modules, compile=False, deadline_s=deadline_s, tuner=tuner,
+                      measure_lock=measure_lock)
         results[i] = run_job("tune", job, tune_step(work), place, setup.mps_dir,
                              deadline=Deadline.stalled(work, setup.stall_s), warm=setup.warm)
 

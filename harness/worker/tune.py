@@ -26,7 +26,7 @@ from harness.worker.intrinsics import only_for
 from harness.worker.metaschedule import arguments
 from harness.worker.metaschedule import builder as builders
 from harness.worker.metaschedule import callbacks, scheduler, shared
-from harness.worker.metaschedule.probes import TimedBuilder, TimedRunner
+from harness.worker.metaschedule.probes import Exclusive, TimedBuilder, TimedRunner
 from harness.worker.metaschedule.recorder import Recorder
 from harness.worker.models import load
 from harness.worker.target import grant, make_target
@@ -111,20 +111,23 @@ def _search(job: TuneJob, progress: Progress, contexts, weights, builder) -> Rec
     if remaining <= 0:
         return rec
     prof, model, runner = ms.Profiler(), _cost_model(job, contexts), _runner(job)
+    exclusive = Exclusive(job.measure_lock) if job.measure_lock else None
     try:
         with prof:
             ms.tune_tasks(
                 tasks=contexts, task_weights=weights, work_dir=job.work_dir,
                 max_trials_global=remaining, max_trials_per_task=t.max_trials_per_task,
                 num_trials_per_iter=t.trials_per_round, builder=TimedBuilder(builder, rec),
-                runner=TimedRunner(runner, rec), cost_model=model,
-                measure_callbacks=callbacks.create(rec),
+                runner=TimedRunner(runner, rec, exclusive), cost_model=model,
+                measure_callbacks=callbacks.create(rec, exclusive),
                 task_scheduler=_scheduler(job, progress, contexts, rec))
     except RuntimeError:
         if not rec.out_of_time:
             raise
     finally:  # its workers now, not at some later garbage collection (a kept process runs more jobs)
         runner.pool.shutdown(wait=False)
+        if exclusive is not None:
+            exclusive.release(all_batches=True)
     if isinstance(model, shared.Shared):
         print(f"cost model: learned from {model.learned} records of the other clients", flush=True)
     for k, v in prof.get().items():

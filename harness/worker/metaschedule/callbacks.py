@@ -19,7 +19,21 @@ class Mark(mc.PyMeasureCallback):
         self.rec.reached(self.point, task_id, measure_candidates, runner_results)
 
 
-def create(recorder) -> list:
-    """MetaSchedule's "default" callbacks, in their order, with the recorder's marks between."""
-    return [Mark(recorder, "joined"), mc.AddToDatabase(), mc.RemoveBuildArtifact(), Mark(recorder, "cm_start"),
-            mc.UpdateCostModel(), Mark(recorder, "end")]
+@derived_object
+class Release(mc.PyMeasureCallback):
+    """The round's results are in: let the next process measure (probes.Exclusive)."""
+
+    def __init__(self, exclusive):
+        super().__init__()
+        self.exclusive = exclusive
+
+    def apply(self, task_scheduler, task_id, measure_candidates, builder_results, runner_results):
+        self.exclusive.release()
+
+
+def create(recorder, exclusive=None) -> list:
+    """MetaSchedule's "default" callbacks, in their order, with the recorder's marks between (first
+    releasing `exclusive`, where the runner holds one)."""
+    first = [Release(exclusive)] if exclusive is not None else []
+    return [*first, Mark(recorder, "joined"), mc.AddToDatabase(), mc.RemoveBuildArtifact(),
+            Mark(recorder, "cm_start"), mc.UpdateCostModel(), Mark(recorder, "end")]
