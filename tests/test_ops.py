@@ -58,7 +58,8 @@ def test_op_interdependency_on_cpu(tmp_path):
     cfg = SweepConf(experiment="op_interdependency", model=ModelConf(name="tiny_cnn"),
                     tuner=TunerConf(trials=8, trials_per_round=4, population=16, init_min_unmeasured=4),
                     infer=InferConf(warmup=1, number=5, repeats=3), tune_shares=[50, 100], infer_shares=[100],
-                    ops=OpsConf(top=2, trials=4), results_dir=str(tmp_path / "results"), runs_dir=str(tmp_path / "runs"))
+                    ops=OpsConf(top=2, trials=4), results_dir=str(tmp_path / "results"),
+                    runs_dir=str(tmp_path / "runs"))
     summary = run_sweep(cfg)
     assert len(summary.ran) == 3 and not summary.failed
     out = tmp_path / "results" / "cpu" / "op_interdependency"
