@@ -49,7 +49,8 @@ def advise_rows(inf: pd.DataFrame, lo: float, hi: float) -> tuple[pd.DataFrame, 
         return None
     table = grid(st, "ratio")
     table["worst"] = table.max(axis=1, skipna=False)  # a share not measured somewhere in the range: no advice on it
-    tuned = table.loc[[r for r in table.index if r in set(st.loc[is_tuned(st), "tuned_at"])]]
+    tuned_at = set(st.loc[is_tuned(st), "tuned_at"])
+    tuned = table.loc[[r for r in table.index if r in tuned_at]]
     if tuned["worst"].isna().all():
         return None
     pick = str(tuned["worst"].idxmin())
@@ -75,10 +76,9 @@ def advise(root: str, lo: float, hi: float) -> list[Advice]:
 
 
 def report(a: Advice, lo: float, hi: float) -> str:
-    shares = f"{lo:g}-{hi:g}%"
     lines = [a.title, "slowdown against the best tuned model at each inference share:",
              a.table.to_string(float_format=lambda v: f"{v:.3f}"),
-             f"advice: tune at {a.pick}: at most {a.worst:.3f}x the best tuned model anywhere in {shares}"]
+             f"advice: tune at {a.pick}: at most {a.worst:.3f}x the best tuned model anywhere in {lo:g}-{hi:g}%"]
     if "smoke test" in a.title:
         lines.append("  caution: a smoke test (under 2 rounds per task): the ranking is search noise, "
                      "not the interdependency")

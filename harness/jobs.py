@@ -269,6 +269,10 @@ class ProbeResult:
     startup_s: float
 
 
+# a kept worker process's own log (harness.device.warm sets it, harness.worker.serve writes to it
+# between jobs, and the builder workers it keeps write to it too)
+SERVE_LOG_ENV = "SLICETUNE_SERVE_LOG"
+
 # worker kinds -> (job record, result record); the worker runs them (harness.worker)
 KINDS = {
     "probe": (ProbeJob, ProbeResult),

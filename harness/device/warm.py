@@ -26,11 +26,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 
 from harness.device.proc import Deadline, JobFailed, JobTimeout, result_of, start, stop
-from harness.jobs import Share
+from harness.jobs import SERVE_LOG_ENV, Share
 from harness.layout import Step
-
-
-SERVE_LOG = "SLICETUNE_SERVE_LOG"  # a worker's own log: what it prints outside a job, and its builder's workers
 
 
 @dataclass(frozen=True)
@@ -46,7 +43,6 @@ class Worker:
     proc: subprocess.Popen
     replies: object  # the read end of the answer pipe
     dir: str
-    jobs: int = 0
 
 
 class WarmPool:
@@ -111,7 +107,6 @@ class WarmPool:
             raise JobTimeout(f"{kind} job on share {share.label} {e}: ended; log {step.log}") from None
         finally:
             if rc == 0:
-                w.jobs += 1
                 with self._lock:
                     self._idle.append(w)
             else:
@@ -145,7 +140,7 @@ class WarmPool:
         fut: Future = Future()
         args = ("worker", [sys.executable, "-m", "harness.worker", "serve", str(wfd)], place.share, log,
                 place.mps_dir, list(place.cores) if place.cores else None)
-        env = {"TMPDIR": os.path.abspath(os.path.join(d, "tmp")), SERVE_LOG: log}
+        env = {"TMPDIR": os.path.abspath(os.path.join(d, "tmp")), SERVE_LOG_ENV: log}
         self._starts.put((fut, args, dict(extra_env=env, stdin=subprocess.PIPE, pass_fds=(wfd,))))
         try:
             p = fut.result()

@@ -30,7 +30,6 @@ class OpInterdependency(Base):
     def __init__(self, cfg, progress=None):
         super().__init__(cfg, progress)
         self.cells = op_cells(cfg)
-        self.tuner = dataclasses.replace(cfg.tuner, max_trials_per_task=cfg.ops.trials)
 
     def top(self) -> list[TaskInfo]:
         """The heaviest tasks, by FLOPs x weight."""
@@ -44,7 +43,9 @@ class OpInterdependency(Base):
         cfg = self.cfg
         self.step(f"list the tuning tasks of {cfg.model.label}")
         tasks = self.top()
-        self.tuner = dataclasses.replace(self.tuner, trials=len(tasks) * cfg.ops.trials)
+        # each share's run: ops.trials per task
+        self.tuner = dataclasses.replace(cfg.tuner, trials=len(tasks) * cfg.ops.trials,
+                                         max_trials_per_task=cfg.ops.trials)
         done_t = set() if cfg.rerun else R.done_cells(self.out(R.OP_TUNING))
         done_i = set() if cfg.rerun else R.done_cells(self.out(R.OP_INFERENCE))
         tune = [c for c in self.cells.tune if c.id not in done_t]

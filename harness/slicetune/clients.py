@@ -96,11 +96,6 @@ class Plan:
     per_task: int | None = None  # the largest share of any task (a queue's)
     hold: int = 1  # tasks a queue client holds at once: at most tasks // clients, so a late one finds some
 
-    def finished(self, work_dir: str, i: int) -> TuneResult | None:
-        # complete is done: a queue client ends when nothing is left to take, and a per-task cap
-        # may end a fixed shard under its budget
-        return finished(work_dir, 0)
-
     def held(self) -> list[list[str]]:
         if self.queue is None:
             return [s or [] for s in self.shards]
@@ -120,6 +115,35 @@ def plan(setup: ClientSetup, tasks: list[TaskInfo], clients: int, work_dir: str)
     return Plan([s for s, b in zip(shards, sizes) if b], [b for b in sizes if b])
 
 
+def _job(setup: ClientSetup, work_dir: str, rpc: RPCTarget, tuner: TunerConf, threads: int,
+         deadline_s: float | None, **kw) -> TuneJob:
+    """A client's tuning job: measured through `rpc`, its tasks handed over, compiled later."""
+    return TuneJob(place=Placement(setup.platform, 100.0), model=setup.model, work_dir=work_dir,
+                   builder_timeout_s=setup.builder_timeout_s, search_threads=threads, rpc=rpc,
+                   task_modules=setup.task_modules, compile=False, deadline_s=deadline_s, tuner=tuner, **kw)
+
+
+def _run_clients(setup: ClientSetup, pool: ServerPool, dirs: list[str], job_of) -> tuple[list, list[int]]:
+    """A client per work dir of `dirs`, all at once against `pool` (`job_of(i)`: client i's job),
+    while the servers register and with a watchdog restarting any that dies; a client whose work
+    dir holds a complete result is not rerun (complete is done: a queue client ends when nothing is
+    left to take, and a per-task cap may end a shard under its budget). (results, servers restarted)"""
+    results: list[TuneResult | None] = [None] * len(dirs)
+    share = Share(setup.platform, 100.0)
+
+    def client(i: int) -> None:
+        results[i] = finished(dirs[i], 0)
+        if results[i] is None:
+            results[i] = run_job("tune", job_of(i), tune_step(dirs[i]), share, setup.mps_dir,
+                                 deadline=Deadline.stalled(dirs[i], setup.stall_s), warm=setup.warm)
+
+    # clients start up (TVM import, task extraction, builder warm-up) while the servers register
+    waits = [] if pool.ready else [pool.wait_registered]
+    with Watchdog(pool) as dog:
+        together([*(lambda i=i: client(i) for i in range(len(dirs))), *waits], "client")
+    return results, dog.restarted
+
+
 def tune_sharded(setup: ClientSetup, tasks: list[TaskInfo], pool: ServerPool, clients: int, work_dir: str,
                  deadline_s: float | None = None) -> ShardedResult:
     """Tune `tasks` with `clients` client processes against `pool`; with `deadline_s`, clients
@@ -130,31 +154,18 @@ def tune_sharded(setup: ClientSetup, tasks: list[TaskInfo], pool: ServerPool, cl
     if p.per_task:
         tuner = dataclasses.replace(tuner, max_trials_per_task=p.per_task)
     dirs = [client_dir(work_dir, i) for i in range(n)]
-    results: list[TuneResult | None] = [None] * n
-    share = Share(setup.platform, 100.0)
 
-    def client(i: int) -> None:
-        results[i] = p.finished(dirs[i], i)
-        if results[i] is not None:
-            return
+    def job_of(i: int) -> TuneJob:
         key = pool.keys[i % len(pool.keys)]
         rpc = RPCTarget(*pool.tracker, key, servers=sum(1 for s in pool.specs if s.key == key))
-        job = TuneJob(place=Placement(setup.platform, 100.0), model=setup.model, work_dir=dirs[i],
-                      builder_timeout_s=setup.builder_timeout_s, search_threads=threads, tasks=p.shards[i], rpc=rpc,
-                      queue=p.queue.path if p.queue else None, client=i, hold=p.hold,
-                      task_modules=setup.task_modules,
-                      peers=[d for d in dirs if d != dirs[i]] if p.queue and setup.shared_cost_model else [],
-                      compile=False, deadline_s=deadline_s, tuner=dataclasses.replace(tuner, trials=p.budgets[i]))
-        results[i] = run_job("tune", job, tune_step(dirs[i]), share, setup.mps_dir,
-                             deadline=Deadline.stalled(dirs[i], setup.stall_s), warm=setup.warm)
+        return _job(setup, dirs[i], rpc, dataclasses.replace(tuner, trials=p.budgets[i]), threads, deadline_s,
+                    tasks=p.shards[i], queue=p.queue.path if p.queue else None, client=i, hold=p.hold,
+                    peers=[d for d in dirs if d != dirs[i]] if p.queue and setup.shared_cost_model else [])
 
     t0 = time.perf_counter()
-    # clients start up (TVM import, task extraction, builder warm-up) while the servers register
-    waits = [] if pool.ready else [pool.wait_registered]
-    with Watchdog(pool) as dog:
-        together([*(lambda i=i: client(i) for i in range(n)), *waits], "client")
+    results, restarted = _run_clients(setup, pool, dirs, job_of)
     done = [r for r in results if r is not None]
-    return ShardedResult(p.held(), done, dirs, time.perf_counter() - t0, dog.restarted)
+    return ShardedResult(p.held(), done, dirs, time.perf_counter() - t0, restarted)
 
 
 def tune_per_share(setup: ClientSetup, tasks: list[str], pool: ServerPool, runs: list[tuple[Share, str]],
@@ -165,23 +176,10 @@ def tune_per_share(setup: ClientSetup, tasks: list[str], pool: ServerPool, runs:
     otherwise idle. A finished client is not rerun; with `deadline_s`, clients stop at it and a
     later call continues them."""
     tuner, threads = split_cores(setup.tuner, len(runs))
-    results: list[TuneResult | None] = [None] * len(runs)
-    place = Share(setup.platform, 100.0)
 
-    def client(i: int) -> None:
+    def job_of(i: int) -> TuneJob:
         share, work = runs[i]
-        results[i] = finished(work, 0)
-        if results[i] is not None:
-            return
         rpc = RPCTarget(*pool.tracker, server_key(share, 0), servers=1)
-        job = TuneJob(place=Placement(setup.platform, 100.0), model=setup.model, work_dir=work,
-                      builder_timeout_s=setup.builder_timeout_s, search_threads=threads, tasks=tasks, rpc=rpc,
-                      task_modules=setup.task_modules, compile=False, deadline_s=deadline_s, tuner=tuner,
-                      measure_lock=measure_lock)
-        results[i] = run_job("tune", job, tune_step(work), place, setup.mps_dir,
-                             deadline=Deadline.stalled(work, setup.stall_s), warm=setup.warm)
+        return _job(setup, work, rpc, tuner, threads, deadline_s, tasks=tasks, measure_lock=measure_lock)
 
-    waits = [] if pool.ready else [pool.wait_registered]
-    with Watchdog(pool):
-        together([*(lambda i=i: client(i) for i in range(len(runs))), *waits], "client")
-    return results
+    return _run_clients(setup, pool, [w for _, w in runs], job_of)[0]

@@ -27,12 +27,12 @@ def best_kernel(db, mod, target):
 
 def time_us(rt, mod, dev, conf) -> list[float]:
     args = arguments.local(dev, [a.as_json() for a in ArgInfo.from_prim_func(mod["main"])], 1)[0]
-    f = rt[rt.entry_name] if rt.entry_name else rt["main"]
+    entry = rt.entry_name or "main"
+    f = rt[entry]
     for _ in range(conf.warmup):
         f(*args)
     dev.sync()
-    timer = rt.time_evaluator(rt.entry_name or "main", dev, number=conf.number, repeat=conf.repeats,
-                              min_repeat_ms=conf.min_repeat_ms)
+    timer = rt.time_evaluator(entry, dev, number=conf.number, repeat=conf.repeats, min_repeat_ms=conf.min_repeat_ms)
     return [1e6 * float(r) for r in timer(*args).results]
 
 

@@ -10,13 +10,12 @@ import os
 import sys
 import traceback
 
-from harness.jobs import KINDS
+from harness.jobs import KINDS, SERVE_LOG_ENV
 from harness.records import read_json, write_json
 from harness.worker.group import die_with_group
 from harness.worker.metaschedule import builder
 
-KEPT = "SLICETUNE_KEPT_PROCESS"
-SERVE_LOG = "SLICETUNE_SERVE_LOG"  # set by harness.device.warm
+_jobs_before = 0  # jobs this process ran before the current one
 
 
 def _output_to(log: str) -> None:
@@ -28,9 +27,8 @@ def _output_to(log: str) -> None:
     os.close(fd)
 
 
-def _one(runs: dict, request: dict, before: int) -> bool:
+def _one(runs: dict, request: dict) -> bool:
     _output_to(request["log"])
-    os.environ[KEPT] = "1" if before else "0"
     kind = request["kind"]
     try:
         write_json(request["result"], runs[kind](read_json(request["job"], KINDS[kind][0])))
@@ -41,23 +39,23 @@ def _one(runs: dict, request: dict, before: int) -> bool:
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
-        if os.environ.get(SERVE_LOG):  # between jobs: the worker's own log
-            _output_to(os.environ[SERVE_LOG])
+        if os.environ.get(SERVE_LOG_ENV):  # between jobs: the worker's own log
+            _output_to(os.environ[SERVE_LOG_ENV])
 
 
 def kept() -> bool:
     """Whether this process ran an earlier job (its imports and builder workers are warm)."""
-    return os.environ.get(KEPT) == "1"
+    return _jobs_before > 0
 
 
 def serve(runs: dict, reply_fd: int) -> int:
+    global _jobs_before
     die_with_group()
     builder.keep_between_jobs()
     with os.fdopen(reply_fd, "w", buffering=1) as replies:
-        before = 0
         while line := sys.stdin.readline():  # the pool closing our stdin: done
-            ok = _one(runs, json.loads(line), before)
-            before += 1
+            ok = _one(runs, json.loads(line))
+            _jobs_before += 1
             replies.write("0\n" if ok else "1\n")
             if not ok:
                 return 1

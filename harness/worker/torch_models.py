@@ -29,6 +29,16 @@ def construct(ctor: str):
     return net.eval()
 
 
+def build(conf: ModelConf):
+    """The model's network in PyTorch (its own constructor, or the zoo's counterpart), in its dtype."""
+    net = construct(conf.torch_ctor() or "")
+    if str(conf.dtype) != "float32":
+        import torch
+
+        net = net.to(getattr(torch, str(conf.dtype)))
+    return net
+
+
 def example_input(conf: ModelConf):
     import torch
 
@@ -46,11 +56,8 @@ def import_torch(conf: ModelConf):
     from tvm.relax.frontend import detach_params
     from tvm.relax.frontend.torch import from_exported_program
 
-    net = construct(conf.torch_ctor() or "")
-    if str(conf.dtype) != "float32":
-        net = net.to(getattr(torch, str(conf.dtype)))
     with torch.no_grad():
-        exported = torch.export.export(net, (example_input(conf),), strict=False)
+        exported = torch.export.export(build(conf), (example_input(conf),), strict=False)
     mod = from_exported_program(exported, keep_params_as_input=True, unwrap_unit_return_tuple=True)
     mod, _ = detach_params(mod)  # the weights' values are not kept (latency does not depend on them)
     return relax.transform.DecomposeOpsForInference()(mod)

@@ -10,7 +10,7 @@ import torch
 
 from harness.jobs import Measured, VendorJob, VendorResult
 from harness.worker.target import grant
-from harness.worker.torch_models import construct, example_input
+from harness.worker.torch_models import build, example_input
 
 
 def _timed(fn, x, sync, number: int, min_repeat_ms: int) -> float:
@@ -35,10 +35,7 @@ def run(job: VendorJob) -> VendorResult:
     if not cuda:
         torch.set_num_threads(len(os.sched_getaffinity(0)))
     torch.manual_seed(job.seed)
-    net = construct(job.model.torch_ctor() or "")
-    if str(job.model.dtype) != "float32":
-        net = net.to(getattr(torch, str(job.model.dtype)))
-    net = net.to(dev)
+    net = build(job.model).to(dev)
     x = example_input(job.model).to(dev)
     sync = torch.cuda.synchronize if cuda else (lambda: None)
     conf, measured = job.infer, []

@@ -14,6 +14,8 @@ from tvm.s_tir.meta_schedule.builder import BuilderResult, LocalBuilder, PyBuild
 from tvm.s_tir.meta_schedule.builder.local_builder import _serialize_params, _worker_func
 from tvm.support.popen_pool import PopenPoolExecutor, StatusKind
 
+from harness.jobs import SERVE_LOG_ENV
+
 
 def warm_worker(target_kind: str) -> None:
     # the default build function imports tensor_intrin on first use: the target's part only
@@ -80,7 +82,7 @@ def create(kind: str, workers: int, timeout_s: float, target_kind: str):
     _kept.clear()
     if not _keeping:
         return PersistentBuilder(workers, timeout_s, target_kind)
-    log = os.environ.get("SLICETUNE_SERVE_LOG")  # kept workers outlive the job: the process's own log
+    log = os.environ.get(SERVE_LOG_ENV)  # kept workers outlive the job: the process's own log
     b = PersistentBuilder(workers, timeout_s, target_kind, open(log, "ab") if log else None)
     _kept[key] = b
     return b
