@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import lzma
 import os
 import sys
 import tarfile
@@ -46,7 +47,8 @@ def pack(run_dir: str, dest: str, keep: int = BEST_PER_WORKLOAD) -> int:
     """Pack `run_dir`'s resumable state into `dest` (.tar.xz); returns the number of files."""
     n = 0
     os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
-    with tarfile.open(dest + ".tmp", "w:xz", preset=9) as tar:  # xz: a third of gzip's size on JSON
+    # xz, extreme: a third of gzip's size on JSON, and the clients' near-identical workloads a tenth less again
+    with tarfile.open(dest + ".tmp", "w:xz", preset=9 | lzma.PRESET_EXTREME) as tar:
         for root, dirs, files in os.walk(run_dir):
             dirs[:] = sorted(d for d in dirs if d not in ("logs", "locks", "servers", MERGED))  # merged: made again
             for name in sorted(files):
