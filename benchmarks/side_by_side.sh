@@ -1,28 +1,37 @@
 #!/usr/bin/env bash
-# Two benchmark commands at once on a two-GPU host, each on its own GPU, its own half of the cores
-# and its own MPS daemon, as if each had a one-GPU machine of half the host; every row they write
-# says so in its side_by_side column. Check first that a pair measured alone and side by side
-# differs by under 5% (issue 12) before comparing such rows with rows measured alone.
+# Benchmark commands at once on a host of several GPUs, command i on GPU i (pinned by UUID: MPS
+# renumbers devices), its own equal share of the cores and its own MPS daemon, as if each had a
+# one-GPU machine of that part of the host; every row they write says so in its side_by_side
+# column. Check first that a run measured alone and side by side differs by under 5% (issue 12:
+# benchmarks/side_by_side_check.sh) before comparing such rows with rows measured alone.
 #
 #   benchmarks/side_by_side.sh "BUDGET_S=540 benchmarks/tuning_time_real_budget.sh" \
 #                              "BUDGET_S=540 benchmarks/interdependency_real_budget.sh"
 #
-# Output of each: side0.log, side1.log (in the project root); exit status: the worse of the two.
+# PARTS=N splits the host into N parts although fewer commands run (a run alone, placed as it is
+# side by side). Output of command i: side<i>.log (in the project root); exit status: the worst.
 set -u
 cd "$(dirname "$0")/.."
-if [ $# -ne 2 ]; then echo "usage: benchmarks/side_by_side.sh CMD_ON_GPU0 CMD_ON_GPU1" >&2; exit 2; fi
-gpus=$(nvidia-smi -L 2>/dev/null | grep -c "^GPU")
-if [ "$gpus" -lt 2 ]; then echo "side_by_side.sh: needs 2 GPUs, nvidia-smi lists $gpus" >&2; exit 2; fi
+n=$#
+cmds=("$@")
+if [ "$n" -lt 1 ]; then echo "usage: benchmarks/side_by_side.sh CMD_ON_GPU0 [CMD_ON_GPU1 ...]" >&2; exit 2; fi
+mapfile -t uuids < <(nvidia-smi --query-gpu=uuid --format=csv,noheader 2>/dev/null)
+if [ "${#uuids[@]}" -lt "$n" ] || [ "${PARTS:-$n}" -lt "$n" ]; then
+  echo "side_by_side.sh: $n commands need $n GPUs, nvidia-smi lists ${#uuids[@]}" >&2; exit 2
+fi
 cores=$(nproc)
-half=$((cores / 2))
-one() {  # GPU index, command
-  local lo=$(( $1 * half )) hi=$(( ($1 + 1) * half - 1 ))
-  CUDA_VISIBLE_DEVICES=$1 SLICETUNE_MPS_DIR=/tmp/slicetune-mps-gpu$1 \
-    SLICETUNE_SIDE_BY_SIDE="GPU $1 of $gpus, cores $lo-$hi of $cores" taskset -c "$lo-$hi" bash -c "$2" > "side$1.log" 2>&1
-}
-one 0 "$1" & a=$!
-one 1 "$2" & b=$!
-wait $a; ra=$?
-wait $b; rb=$?
-for i in 0 1; do echo "== side$i.log"; tr '\r' '\n' < "side$i.log" | grep -v "it/s\|s/it\|cell/s\|s/cell\|^\s*$" | tail -15; done
-exit $(( ra > rb ? ra : rb ))
+part=$((cores / ${PARTS:-n}))
+pids=()
+for ((i = 0; i < n; i++)); do
+  lo=$((i * part)) hi=$(((i + 1) * part - 1))
+  CUDA_VISIBLE_DEVICES=${uuids[$i]} SLICETUNE_MPS_DIR=/tmp/slicetune-mps-gpu$i \
+    SLICETUNE_SIDE_BY_SIDE="GPU $i of ${#uuids[@]}, cores $lo-$hi of $cores, $n at once" \
+    taskset -c "$lo-$hi" bash -c "${cmds[$i]}" > "side$i.log" 2>&1 &
+  pids+=($!)
+done
+worst=0
+for p in "${pids[@]}"; do wait "$p"; rc=$?; [ "$rc" -gt "$worst" ] && worst=$rc; done
+for ((i = 0; i < n; i++)); do
+  echo "== side$i.log"; tr '\r' '\n' < "side$i.log" | grep -v "it/s\|s/it\|cell/s\|s/cell\|^\s*$" | tail -15
+done
+exit "$worst"

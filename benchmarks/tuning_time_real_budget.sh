@@ -10,20 +10,45 @@
 # with the same card) and packs the run directory into a checkpoint beside the results, which a
 # fresh machine unpacks first. Slice-Tune runs first, so a short call still yields its rows.
 # Rows of one card only: on another card set RESULTS_DIR and RUNS_DIR (e.g. results/h100, runs/h100).
+#
+# GROUP=NAME runs one group of sweeps with its own run directory ($RUNS_DIR/NAME) and checkpoint
+# (checkpoint-NAME.tar.xz), so groups can run at once on a host of several GPUs (side_by_side.sh):
+# single-bert, ours-bert, stock-bert, single-resnet, ours-resnet, stock-resnet. RERUN=1 measures
+# the group's cells again from the start (their old rows are replaced); leave it off to continue.
+# GROUP=a,b runs group a, then b with what is left of BUDGET_S once a is all done.
 set -u
 cd "$(dirname "$0")/.."
+if [[ ${GROUP:-} == *,* ]]; then
+  t0=$SECONDS
+  IFS=, read -ra groups <<< "$GROUP"
+  for g in "${groups[@]}"; do
+    GROUP=$g BUDGET_S=$((${BUDGET_S:-540} - SECONDS + t0)) "$0" || exit
+  done
+  exit 0
+fi
 results=${RESULTS_DIR:-results}
 runs_root=${RUNS_DIR:-runs}
+group=${GROUP:-}
+[ -n "$group" ] && runs_root=$runs_root/$group
 common=(+exp=tuning_time platform=cuda tuner.population=64 tuner.genetic_iters=1 tuner.init_min_unmeasured=6
         tuner.scheduler=rolling slicetune.servers=[1,2] results_dir="$results" runs_dir="$runs_root")
+[ "${RERUN:-0}" = 1 ] && common+=(rerun=true)
 bert="model=bert_base tuner.trials=896 tuner.max_trials_per_task=64"
 resnet="model=resnet50 tuner.trials=1216 tuner.max_trials_per_task=32"
 ours="slicetune.clients=[4] slicetune.builders=[persistent]"
-stock="slicetune.clients=[] slicetune.builders=[local]"  # the baseline only
-sweeps=(
-  "$bert $ours slicetune.baseline=false" "$bert $ours"
-  "$resnet $ours slicetune.baseline=false" "$resnet $ours"
-  "$bert $stock" "$resnet $stock"
-)
+single="slicetune.clients=[] slicetune.builders=[persistent]"  # the best single process only
+stock="slicetune.clients=[] slicetune.builders=[local]"  # the stock baseline only
+case $group in
+  "") sweeps=("$bert $ours slicetune.baseline=false" "$bert $ours"
+              "$resnet $ours slicetune.baseline=false" "$resnet $ours" "$bert $stock" "$resnet $stock") ;;
+  single-bert) sweeps=("$bert $single") ;;
+  ours-bert) sweeps=("$bert $ours slicetune.baseline=false") ;;
+  stock-bert) sweeps=("$bert $stock") ;;
+  single-resnet) sweeps=("$resnet $single") ;;
+  ours-resnet) sweeps=("$resnet $ours slicetune.baseline=false") ;;
+  stock-resnet) sweeps=("$resnet $stock") ;;
+  *) echo "GROUP=$group is not allowed; choose one of: single-bert ours-bert stock-bert single-resnet" \
+          "ours-resnet stock-resnet (or leave it unset)" >&2; exit 2 ;;
+esac
 source benchmarks/slices.sh
-run_slices "$results/cuda/tuning_time/checkpoint.tar.xz" "$runs_root/cuda/tuning_time" common sweeps
+run_slices "$results/cuda/tuning_time/checkpoint${group:+-$group}.tar.xz" "$runs_root/cuda/tuning_time" common sweeps

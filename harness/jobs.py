@@ -84,7 +84,7 @@ class TuneJob:
     tuner: TunerConf
     work_dir: str
     builder_timeout_s: float  # resolved: tuner's, else the platform's
-    search_threads: int = 0  # cuda: search threads (0: all cores); cpu: the share's cores
+    search_threads: int = 0  # cuda: search threads (0: the physical cores); cpu: the share's cores
     tasks: list[str] | None = None  # tune only these tasks (a shard); None: all
     queue: str | None = None  # take tasks from this Slice-Tune run's shared queue (harness.taskqueue) instead
     client: int = 0  # this client's number in the queue
@@ -283,3 +283,12 @@ KINDS = {
     "vendor": (VendorJob, VendorResult),
     "ops": (OpsInferJob, OpsInferResult),
 }
+
+
+def needs_torch(kind: str, job) -> bool:
+    """Whether a worker running `job` imports torch: vendor rows, and a torch model's jobs that
+    build the network (every other process is kept from importing it: harness.device.proc)."""
+    if kind == "vendor":
+        return True
+    model = getattr(job, "model", None)
+    return isinstance(model, ModelConf) and model.name == "torch"

@@ -116,7 +116,7 @@ def test_cuda_visible_devices_selects_uuids_by_index_or_prefix():
     assert visible_uuids(u, "") == []
 
 
-def test_pool_pins_each_server_to_its_gpu_and_daemon():
+def test_pool_pins_each_server_to_its_gpu_and_daemon(monkeypatch):
     from harness.jobs import Share
     from harness.slicetune.servers import ServerPool
 
@@ -126,5 +126,9 @@ def test_pool_pins_each_server_to_its_gpu_and_daemon():
     assert [d for d, _ in got] == ["/tmp/st-mps-g0", "/tmp/st-mps-g1"] * 2
     assert [e["CUDA_VISIBLE_DEVICES"] for _, e in got] == ["GPU-aaa", "GPU-bbb"] * 2
     assert pool.keys == ["cuda0-50pct", "cuda1-50pct"]
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     one = ServerPool(shares[:2], "/tmp/unused", "/tmp/st-mps")
     assert [one.placement(s) for s in one.specs] == [("/tmp/st-mps", {"CUDA_VISIBLE_DEVICES": "0"})] * 2
+    # a sweep pinned to one GPU of several (benchmarks/side_by_side.sh): its servers keep that pin
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "GPU-bbb")
+    assert [one.placement(s) for s in one.specs] == [("/tmp/st-mps", None)] * 2

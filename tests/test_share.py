@@ -2,13 +2,15 @@
 
 import json
 import os
+import subprocess
 import sys
 
 import pytest
 
-from harness.device.proc import spawn
-from harness.device.share import cpu_cores_for, launch_for, partition_cores
-from harness.jobs import Share
+from harness.config import InferConf, ModelConf
+from harness.device.proc import NO_TORCH, spawn
+from harness.device.share import cpu_cores_for, launch_for, partition_cores, physical_cores
+from harness.jobs import Placement, ProbeJob, Share, TasksJob, VendorJob, needs_torch
 
 
 def test_core_set_size():
@@ -73,3 +75,37 @@ def test_core_allocator_keeps_concurrent_runs_apart():
     alloc.give(a)
     assert alloc.take(25) == [0]
     assert alloc.take(100) == [0, 1, 2, 3]  # over-subscribed: shares the least used first
+
+
+def test_processes_that_need_no_torch_cannot_import_it(tmp_path):
+    """tvm_ffi imports torch whenever it is installed (seconds per process): slicetune's processes
+    run without it, unless their job builds a torch network or times a vendor model."""
+    code = ("import json, sys\ntry:\n    import torch\n    got = 'imported'\nexcept ImportError as e:\n    got = str(e)\n"
+            "json.dump({'got': got, 'path': sys.path}, open(sys.argv[1], 'w'))")
+    seen = {}
+    for torch in (False, True):
+        out = tmp_path / f"torch{torch}.json"
+        p = spawn([sys.executable, "-c", code, str(out)], Share("cpu", 100), str(tmp_path / "child.log"),
+                  torch=torch)
+        assert p.wait(timeout=60) == 0
+        seen[torch] = json.loads(out.read_text())
+    assert "kept out of this slicetune process" in seen[False]["got"]
+    assert NO_TORCH in seen[False]["path"] and NO_TORCH not in seen[True]["path"]
+    assert "kept out" not in seen[True]["got"]
+
+
+def test_which_jobs_need_torch():
+    zoo, torch_model = ModelConf(name="bert_base"), ModelConf(name="torch", ctor="torchvision.models.resnet18")
+    here = Placement("cpu")
+    assert needs_torch("tasks", TasksJob(here, torch_model))
+    assert not needs_torch("tasks", TasksJob(here, zoo))
+    assert not needs_torch("probe", ProbeJob(1))
+    assert needs_torch("vendor", VendorJob(here, zoo, {}, InferConf()))
+
+
+def test_physical_cores_counts_only_the_given_cores(tmp_path):
+    """Search threads of a process on part of a host (side_by_side.sh) count its own cores."""
+    code = "from harness.device.share import physical_cores; print(physical_cores())"
+    one = subprocess.run(["taskset", "-c", "0", sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert one.stdout.strip() == "1"
+    assert 1 <= physical_cores() <= len(os.sched_getaffinity(0))

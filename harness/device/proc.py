@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 
 from harness.device.share import launch_for
-from harness.jobs import KINDS, Share
+from harness.jobs import KINDS, Share, needs_torch
 from harness.layout import PROGRESS, Step
 from harness.records import read_json, write_json
 
@@ -105,12 +105,27 @@ def kill_group(p: subprocess.Popen, grace_s: float = 5.0) -> None:
         pass
 
 
+NO_TORCH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "no_torch")
+
+
+def torch_env(torch: bool) -> dict[str, str]:
+    """Environment that keeps torch out of a process that needs none (tvm_ffi imports torch
+    whenever it is installed: seconds per TVM process, builder workers and servers included), and
+    stops tvm_ffi compiling its optional torch extension where torch is used."""
+    env = {"TVM_FFI_DISABLE_TORCH_C_DLPACK": "1"}
+    if not torch:
+        rest = os.environ.get("PYTHONPATH")
+        env["PYTHONPATH"] = NO_TORCH + (os.pathsep + rest if rest else "")
+    return env
+
+
 def spawn(argv: list[str], share: Share | None, log_path: str, mps_dir: str | None = None,
           cores: list[int] | None = None, extra_env: dict[str, str] | None = None,
-          stdin=subprocess.DEVNULL, pass_fds: tuple[int, ...] = ()) -> subprocess.Popen:
-    """Start `argv` in its own process group on `share`, output appended to `log_path`."""
+          stdin=subprocess.DEVNULL, pass_fds: tuple[int, ...] = (), torch: bool = False) -> subprocess.Popen:
+    """Start `argv` in its own process group on `share`, output appended to `log_path`; without
+    `torch`, `import torch` fails in it and its children (torch_env)."""
     launch = launch_for(share, mps_dir, cores) if share is not None else None
-    env = {**os.environ, **(launch.env if launch else {}), **(extra_env or {})}
+    env = {**os.environ, **torch_env(torch), **(launch.env if launch else {}), **(extra_env or {})}
     affinity = launch.cores if launch else None
 
     def preexec():
@@ -167,12 +182,13 @@ def run_job(kind: str, job, step: Step, share: Share, mps_dir: str | None = None
     write_json(step.job, job)
     if os.path.exists(step.result):
         os.remove(step.result)
+    torch = needs_torch(kind, job)
     if warm is not None:
-        return warm.run(kind, step, share, mps_dir, cores, deadline)
+        return warm.run(kind, step, share, mps_dir, cores, deadline, torch)
     shutil.rmtree(step.tmp, ignore_errors=True)  # left by a run that was killed
     os.makedirs(step.tmp)
     p = start(kind, [sys.executable, "-m", "harness.worker", kind, step.job, step.result], share, step.log, mps_dir,
-              cores, extra_env={"TMPDIR": os.path.abspath(step.tmp)})
+              cores, extra_env={"TMPDIR": os.path.abspath(step.tmp)}, torch=torch)
     try:
         rc = _wait(p, deadline)
     except JobTimeout as e:

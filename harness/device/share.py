@@ -23,6 +23,21 @@ def available_cores() -> list[int]:
     return sorted(os.sched_getaffinity(0))
 
 
+def physical_cores() -> int:
+    """Physical cores among this process's cores (hyperthread siblings counted once): what
+    MetaSchedule's "physical" search threads count on the whole host, kept to the cores a sweep
+    was given (benchmarks/side_by_side.sh)."""
+    seen = set()
+    for c in available_cores():
+        try:
+            with open(f"/sys/devices/system/cpu/cpu{c}/topology/core_id") as a, \
+                    open(f"/sys/devices/system/cpu/cpu{c}/topology/physical_package_id") as b:
+                seen.add((a.read().strip(), b.read().strip()))
+        except OSError:
+            seen.add(("cpu", str(c)))
+    return max(1, len(seen))
+
+
 def cpu_cores_for(pct: float, cores: list[int] | None = None) -> list[int]:
     """The first ceil(pct% of the available cores), at least one."""
     cores = available_cores() if cores is None else sorted(cores)

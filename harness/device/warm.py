@@ -35,6 +35,7 @@ class Placement:
     share: Share
     mps_dir: str | None
     cores: tuple[int, ...] | None
+    torch: bool = False  # whether torch may be imported (harness.device.proc.torch_env)
 
 
 @dataclass
@@ -89,9 +90,9 @@ class WarmPool:
                 fut.set_exception(e)
 
     def run(self, kind: str, step: Step, share: Share, mps_dir: str | None, cores: list[int] | None,
-            deadline: Deadline | None):
+            deadline: Deadline | None, torch: bool = False):
         """The job whose record is at `step.job`, in a waiting worker placed alike (else a new one)."""
-        place = Placement(share, mps_dir, tuple(sorted(cores)) if cores else None)
+        place = Placement(share, mps_dir, tuple(sorted(cores)) if cores else None, torch)
         request = {"kind": kind, "job": step.job, "result": step.result, "log": os.path.abspath(step.log)}
         w = self._take(place)
         try:
@@ -141,7 +142,7 @@ class WarmPool:
         args = ("worker", [sys.executable, "-m", "harness.worker", "serve", str(wfd)], place.share, log,
                 place.mps_dir, list(place.cores) if place.cores else None)
         env = {"TMPDIR": os.path.abspath(os.path.join(d, "tmp")), SERVE_LOG_ENV: log}
-        self._starts.put((fut, args, dict(extra_env=env, stdin=subprocess.PIPE, pass_fds=(wfd,))))
+        self._starts.put((fut, args, dict(extra_env=env, stdin=subprocess.PIPE, pass_fds=(wfd,), torch=place.torch)))
         try:
             p = fut.result()
         except BaseException:

@@ -15,7 +15,7 @@ from harness.device.gpu import gpu_uuids, probe_total_sms
 from harness.device.mps import MPSDaemon, MPSDaemons, dir_for
 from harness.device.proc import Deadline, run_job
 from harness.device.warm import WarmPool
-from harness.device.share import available_cores
+from harness.device.share import available_cores, physical_cores
 from harness.jobs import (Artifact, CompileJob, InferItem, InferJob, InferResult, Placement, ProbeJob, ProbeResult,
                           OpSource, OpsInferJob, OpsInferResult, Share, TaskList, TasksJob, TuneJob, TuneResult,
                           VendorJob, VendorResult)
@@ -107,7 +107,8 @@ class Jobs:
         if prev is not None and (not compile or (prev.artifact and os.path.exists(prev.artifact.path))):
             return prev
         job = TuneJob(self.place(share), model, tuner, work_dir, builder_timeout_s=self.builder_timeout_s(),
-                      search_threads=threads, compile=compile, deadline_s=deadline_s, task_modules=task_modules)
+                      search_threads=threads or physical_cores(), compile=compile, deadline_s=deadline_s,
+                      task_modules=task_modules)
         return run_job("tune", job, tune_step(work_dir), share, self.mps_dir, cores, self.tuning_deadline(work_dir),
                        self.warm(tuner))
 

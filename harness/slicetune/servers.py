@@ -111,8 +111,9 @@ class ServerPool:
         UUID where several GPUs each have their daemon."""
         if spec.share.platform != "cuda":
             return self.mps_dir, None
-        if not self.gpu_uuids:
-            return self.mps_dir, {"CUDA_VISIBLE_DEVICES": str(spec.device_id)}
+        if not self.gpu_uuids:  # one GPU: the sweep's own, where it was pinned to one (side_by_side.sh)
+            pinned = os.environ.get("CUDA_VISIBLE_DEVICES")
+            return self.mps_dir, None if pinned else {"CUDA_VISIBLE_DEVICES": str(spec.device_id)}
         n = len(self.gpu_uuids)
         return (dir_for(self.mps_dir, spec.device_id, n) if self.mps_dir else None,
                 {"CUDA_VISIBLE_DEVICES": self.gpu_uuids[spec.device_id]})
