@@ -80,7 +80,8 @@ def test_core_allocator_keeps_concurrent_runs_apart():
 def test_processes_that_need_no_torch_cannot_import_it(tmp_path):
     """tvm_ffi imports torch whenever it is installed (seconds per process): slicetune's processes
     run without it, unless their job builds a torch network or times a vendor model."""
-    code = ("import json, sys\ntry:\n    import torch\n    got = 'imported'\nexcept ImportError as e:\n    got = str(e)\n"
+    code = ("import json, sys\ntry:\n    import torch\n    got = 'imported'\n"
+            "except ImportError as e:\n    got = str(e)\n"
             "json.dump({'got': got, 'path': sys.path}, open(sys.argv[1], 'w'))")
     seen = {}
     for torch in (False, True):
