@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark commands at once on a host of several GPUs, command i on GPU i (pinned by UUID: MPS
-# renumbers devices), its own equal share of the cores and its own MPS daemon, as if each had a
-# one-GPU machine of that part of the host; every row they write says so in its side_by_side
-# column. Check first that a run measured alone and side by side differs by under 5% (issue 12:
+# renumbers devices), its own equal part of the cores (whole physical cores) and its own MPS
+# daemon, as if each had a one-GPU machine of that part of the host; every row they write says so
+# in its side_by_side column. Check first that a run measured alone and side by side differs by under 5% (issue 12:
 # benchmarks/side_by_side_check.sh) before comparing such rows with rows measured alone.
 #
 #   benchmarks/side_by_side.sh "BUDGET_S=540 benchmarks/tuning_time_real_budget.sh" \
@@ -20,13 +20,14 @@ if [ "${#uuids[@]}" -lt "$n" ] || [ "${PARTS:-$n}" -lt "$n" ]; then
   echo "side_by_side.sh: $n commands need $n GPUs, nvidia-smi lists ${#uuids[@]}" >&2; exit 2
 fi
 cores=$(nproc)
-part=$((cores / ${PARTS:-n}))
+# equal parts of whole physical cores (hyperthread siblings together: harness.device.share.split_host)
+mapfile -t parts < <(python3 -c "from harness.device.share import split_host
+for p in split_host(${PARTS:-$n}): print(','.join(map(str, p)))") || exit 2
 pids=()
 for ((i = 0; i < n; i++)); do
-  lo=$((i * part)) hi=$(((i + 1) * part - 1))
   CUDA_VISIBLE_DEVICES=${uuids[$i]} SLICETUNE_MPS_DIR=/tmp/slicetune-mps-gpu$i \
-    SLICETUNE_SIDE_BY_SIDE="GPU $i of ${#uuids[@]}, cores $lo-$hi of $cores, $n at once" \
-    taskset -c "$lo-$hi" bash -c "${cmds[$i]}" > "side$i.log" 2>&1 &
+    SLICETUNE_SIDE_BY_SIDE="GPU $i of ${#uuids[@]}, cores ${parts[$i]} of $cores, $n at once" \
+    taskset -c "${parts[$i]}" bash -c "${cmds[$i]}" > "side$i.log" 2>&1 &
   pids+=($!)
 done
 worst=0

@@ -23,19 +23,34 @@ def available_cores() -> list[int]:
     return sorted(os.sched_getaffinity(0))
 
 
+def _core_of(cpu: int) -> tuple[str, str]:
+    """(package, core) of a logical CPU: hyperthread siblings share it."""
+    try:
+        with open(f"/sys/devices/system/cpu/cpu{cpu}/topology/physical_package_id") as a, \
+                open(f"/sys/devices/system/cpu/cpu{cpu}/topology/core_id") as b:
+            return a.read().strip(), b.read().strip()
+    except OSError:
+        return "cpu", str(cpu)
+
+
 def physical_cores() -> int:
     """Physical cores among this process's cores (hyperthread siblings counted once): what
     MetaSchedule's "physical" search threads count on the whole host, kept to the cores a sweep
     was given (benchmarks/side_by_side.sh)."""
-    seen = set()
-    for c in available_cores():
-        try:
-            with open(f"/sys/devices/system/cpu/cpu{c}/topology/core_id") as a, \
-                    open(f"/sys/devices/system/cpu/cpu{c}/topology/physical_package_id") as b:
-                seen.add((a.read().strip(), b.read().strip()))
-        except OSError:
-            seen.add(("cpu", str(c)))
-    return max(1, len(seen))
+    return max(1, len({_core_of(c) for c in available_cores()}))
+
+
+def split_host(n: int, cores: list[int] | None = None, core_of=_core_of) -> list[list[int]]:
+    """This process's cores in `n` equal parts of whole physical cores (a core's hyperthread
+    siblings in one part: parts that shared a core ran at half speed side by side)."""
+    by_core: dict[tuple[str, str], list[int]] = {}
+    for c in sorted(cores if cores is not None else available_cores()):
+        by_core.setdefault(core_of(c), []).append(c)
+    physical = list(by_core.values())
+    if len(physical) < n:
+        raise ValueError(f"{n} parts need {n} physical cores; this process has {len(physical)}")
+    k = len(physical) // n
+    return [sorted(c for grp in physical[i * k:(i + 1) * k] for c in grp) for i in range(n)]
 
 
 def cpu_cores_for(pct: float, cores: list[int] | None = None) -> list[int]:
