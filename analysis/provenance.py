@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import pandas as pd
 
 SMOKE_BELOW = 2.0  # rounds per task: under this a run is a smoke test, not a tuned model
@@ -75,7 +77,7 @@ def commits(*frames: pd.DataFrame | None) -> list[str]:
     rows = pd.concat(parts)
     if "timestamp" in rows:
         rows = rows.sort_values("timestamp", kind="stable")
-    return list(dict.fromkeys(rows["git_commit"].dropna().astype(str)))
+    return list(dict.fromkeys(rows["git_commit"].dropna().astype(str).str[:7]))  # full or short: the same commit
 
 
 def commit_note(*frames: pd.DataFrame | None, tagged: bool = False) -> str:
@@ -88,9 +90,10 @@ def commit_note(*frames: pd.DataFrame | None, tagged: bool = False) -> str:
 
 def tag(labels: pd.Series, rows: pd.DataFrame) -> pd.Series:
     """The labels with each row's commit appended where the rows come from more than one."""
-    return labels + " [" + rows["git_commit"].astype(str) + "]" if len(commits(rows)) > 1 else labels
+    return labels + " [" + rows["git_commit"].astype(str).str[:7] + "]" if len(commits(rows)) > 1 else labels
 
 
-def caption(*lines: str) -> str:
-    """The non-empty lines, one under another."""
-    return "\n".join(line for line in lines if line)
+def caption(*lines: str, width: int = 190) -> str:
+    """The non-empty lines, one under another, each wrapped at `width` characters (190 fit a
+    12-inch figure's title at 9 points)."""
+    return "\n".join(textwrap.fill(line, width) for line in lines if line)

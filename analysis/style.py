@@ -14,12 +14,13 @@ def share_label(v) -> str:
 
 
 def save_png(fig, path: str, dpi: int = 100) -> None:
-    """A PNG in 48 colours (a third of the size; figures are committed)."""
+    """A PNG in 64 colours (under a third of the size; figures are committed). Octree keeps thin
+    lines' hues apart; median cut merged them into the large areas' colours."""
     from PIL import Image
 
     buf = io.BytesIO()
     fig.savefig(buf, dpi=dpi, format="png")
-    Image.open(buf).convert("RGB").quantize(48, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+    Image.open(buf).convert("RGB").quantize(64, method=Image.Quantize.FASTOCTREE).save(path, optimize=True)
 
 
 class Saver:

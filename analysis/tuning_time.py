@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import textwrap
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -51,16 +52,17 @@ def comparison(tt: pd.DataFrame, title: str):
         lambda v: {"baseline": 0, "slicetune": 1}.get(v, v)))
     ref = stock(t)
     name = config_label(ref) if ref is not None else ""  # stock where present, else the baseline there is
-    fig, axes = plt.subplots(1, 3, figsize=(12, 0.32 * len(t) + 2.2), sharey=True)
+    t["config"] = t["config"].map(lambda c: textwrap.fill(c, 44))  # long labels on two lines, not squeezed panels
+    fig, axes = plt.subplots(1, 3, figsize=(12, 0.5 * len(t) + 2.4), sharey=True)
     colors = t["builder"].map({"local": "tab:blue", "persistent": "tab:orange"}).fillna("grey")
     axes[0].barh(t["config"], t["wall_s"], color=colors)
     axes[0].set_xlabel("tuning wall time (s)")
     axes[1].barh(t["config"], t["trials_per_s"] / (ref["trials_per_s"] if ref is not None else 1), color=colors)
-    axes[1].set_xlabel(f"trials/s vs {name}" if ref is not None else "trials/s")
+    axes[1].set_xlabel(f"trials/s\nvs {name}" if ref is not None else "trials/s")
     per = ref["final_latency_ms"] if ref is not None else 1
     std = t["latency_std_ms"] / per if "latency_std_ms" in t else None
     axes[2].barh(t["config"], t["final_latency_ms"] / per, xerr=std, color=colors, error_kw={"lw": 1, "capsize": 2})
-    axes[2].set_xlabel((f"final latency vs {name}" if ref is not None else "final latency (ms)")
+    axes[2].set_xlabel((f"final latency\nvs {name}" if ref is not None else "final latency (ms)")
                        + ("\n(error bars: ±1 std of its repeats)" if std is not None else ""))
     if ref is not None:
         axes[0].axvline(0.25 * ref["wall_s"], color="k", ls="--", lw=1, label="paper: -75%")
@@ -113,7 +115,7 @@ def quality(tt: pd.DataFrame, curves: pd.DataFrame, title: str):
     labels, reach = with_commits(tt), time_to_quality(tt, curves)
     ref = stock(tt)
     goal = config_label(ref) if ref is not None else "stock baseline"  # the reference actually present
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, ax = plt.subplots(figsize=(8, 4.5 + 0.14 * len(tt)))
     for i, r in tt.iterrows():
         c = curves[curves["cell_id"] == r["cell_id"]].sort_values("t_s")
         if not len(c):
@@ -128,8 +130,8 @@ def quality(tt: pd.DataFrame, curves: pd.DataFrame, title: str):
         ax.axhline(curves[curves["cell_id"] == ref["cell_id"]]["est_model_ms"].min(), color="k", ls=":", lw=0.8)
     ax.set_xlabel("tuning time (s, the cell's clock)")
     ax.set_ylabel("estimated model latency (ms)")
-    ax.legend(fontsize=6.5, loc="upper right")
-    fig.suptitle(caption(title, commit_note(tt, tagged=True)), fontsize=9)
+    ax.legend(fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, -0.14))  # below: the curves stay visible
+    fig.suptitle(caption(title, commit_note(tt, tagged=True), width=125), fontsize=9)
     fig.tight_layout()
     return fig
 

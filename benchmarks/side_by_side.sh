@@ -2,8 +2,10 @@
 # Benchmark commands at once on a host of several GPUs, command i on GPU i (pinned by UUID: MPS
 # renumbers devices), its own equal part of the cores (whole physical cores) and its own MPS
 # daemon, as if each had a one-GPU machine of that part of the host; every row they write says so
-# in its side_by_side column. Check first that a run measured alone and side by side differs by under 5% (issue 12:
-# benchmarks/side_by_side_check.sh) before comparing such rows with rows measured alone.
+# in its side_by_side column. Check first that a run measured alone and side by side differs by
+# under 5% (issue 12: benchmarks/side_by_side_check.sh) before comparing such rows with rows
+# measured alone. On the 4-GPU H100 host (64 vCPUs) it did not: 1.34x and 1.65x the wall time
+# alone, 2.0x and 3.7x the CPU-s per trial (results/h100/side_by_side_check/).
 #
 #   benchmarks/side_by_side.sh "BUDGET_S=540 benchmarks/tuning_time_real_budget.sh" \
 #                              "BUDGET_S=540 benchmarks/interdependency_real_budget.sh"

@@ -4,6 +4,7 @@
 # real-budget search settings) runs alone on GPU 0 with its part of the cores, then again on GPU 0
 # while every other GPU works, each placed as by side_by_side.sh. Rows:
 # $RESULTS_DIR/side_by_side_check/{alone,together}; the ratios are printed.
+# Measured: results/h100/side_by_side_check/host{1,2} (two 4-GPU H100 machines).
 #
 #   N=4 RESULTS_DIR=results/h100 benchmarks/side_by_side_check.sh            # the cell on every GPU
 #   N=4 BUDGET_S=420 benchmarks/side_by_side_check.sh "CMD0" "CMD1" "CMD2" "CMD3"
