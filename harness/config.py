@@ -151,6 +151,9 @@ class SliceTuneConf:
     # the address the pool's tracker and servers listen on; anything but loopback warns: TVM's RPC
     # servers run whatever module they are sent, so only on a trusted network
     bind: str = "127.0.0.1"
+    # HOST:PORT of a tracker already running, whose servers (python -m harness.servers serve, on
+    # this or other hosts) the clients use instead of starting their own pool; "": our own pool
+    tracker: str = ""
 
 
 @dataclass

@@ -170,6 +170,8 @@ def _check_ranges(cfg: SweepConf) -> None:
     _each("slicetune.server_shares", st.server_shares, lambda v: _number("share", v, strict=False, high=100))
     _each("slicetune.builders", st.builders, lambda v: None)
     _number("slicetune.hold", st.hold)
+    if st.tracker:
+        address("slicetune.tracker", st.tracker)
     if cfg.platform.name == "cpu" and cfg.experiment in (Experiment.tuning_time, Experiment.scaling) \
             and 1 not in st.gpus:
         raise ConfigError(f"slicetune.gpus={list(st.gpus)} is not allowed on platform=cpu: the CPU is one device, "
@@ -177,6 +179,14 @@ def _check_ranges(cfg: SweepConf) -> None:
     if cfg.experiment == Experiment.throughput:
         _each("throughput.models", cfg.throughput.models, _builtin)
         _each("throughput.modes", cfg.throughput.modes, lambda v: None)
+
+
+def address(what: str, value: str) -> tuple[str, int]:
+    """HOST:PORT as (host, port); ConfigError naming `what` otherwise."""
+    host, _, port = str(value).rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"{what}={value!r} is not allowed; give HOST:PORT, e.g. 10.0.0.5:9190")
+    return host, int(port)
 
 
 def validate(cfg: SweepConf) -> None:

@@ -22,7 +22,8 @@ from harness.config import Builder
 from harness.jobs import Share, TaskList, TuneResult
 from harness.layout import PROGRESS, SERVERS, TIMELINE, client_dir
 from harness.slicetune.clients import ClientSetup, tune_sharded
-from harness.slicetune.servers import ServerPool
+from harness.slicetune.servers import RemotePool, ServerPool
+from harness.validation import address
 
 log = logging.getLogger("harness")
 
@@ -74,10 +75,13 @@ class TuningTime(Comparison):
                             self.jobs.mps_dir, cfg.tuning_stall_s(timeout), self.tasks().modules,
                             self.jobs.warm(cell.tuner), hold=p.hold)
         progress = [os.path.join(client_dir(cell.work_dir, i), PROGRESS) for i in range(p.clients)]
-        with ServerPool(shares, os.path.join(cell.work_dir, SERVERS), cfg.platform.mps_dir,
-                        devices=list(range(p.gpus)), host=cfg.slicetune.bind, gpu_uuids=self.jobs.gpu_uuids,
-                        wait=False) as pool, \
-                self.ticker.watch(progress, cell.tuner.trials):
+        log_dir = os.path.join(cell.work_dir, SERVERS)
+        if cfg.slicetune.tracker:  # servers already up, on this host or others (python -m harness.servers serve)
+            pool = RemotePool(address("slicetune.tracker", cfg.slicetune.tracker), shares[0], len(shares), log_dir)
+        else:
+            pool = ServerPool(shares, log_dir, cfg.platform.mps_dir, devices=list(range(p.gpus)),
+                              host=cfg.slicetune.bind, gpu_uuids=self.jobs.gpu_uuids, wait=False)
+        with pool, self.ticker.watch(progress, cell.tuner.trials):
             res = tune_sharded(setup, self.tasks().tasks, pool, p.clients, cell.work_dir, deadline_s=left)
         return res.clients, res.client_dirs
 

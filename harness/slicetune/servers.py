@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import re
 import socket
 import sys
 import time
@@ -52,8 +53,10 @@ class ServerSpec:
     device_id: int
 
 
-def server_key(share: Share, device_id: int) -> str:
-    return f"{share.platform}{device_id}-{share.pct:g}pct"
+def server_key(share: Share, device_id: int, node: str = "") -> str:
+    """The key a server registers under: its device and share, after its host's name where servers
+    of several hosts share one tracker (python -m harness.servers serve)."""
+    return f"{node + '-' if node else ''}{share.platform}{device_id}-{share.pct:g}pct"
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -62,19 +65,39 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
-def plan_servers(shares: list[Share], devices: list[int]) -> list[ServerSpec]:
+def plan_servers(shares: list[Share], devices: list[int], node: str = "") -> list[ServerSpec]:
     """Spread the shares over the devices round-robin (one GPU: all on it)."""
-    return [ServerSpec(server_key(s, devices[i % len(devices)]), s, devices[i % len(devices)])
+    return [ServerSpec(server_key(s, devices[i % len(devices)], node), s, devices[i % len(devices)])
             for i, s in enumerate(shares)]
+
+
+def registered(host: str, port: int) -> dict[str, int]:
+    """Servers connected to the tracker at host:port, per key (busy ones included); {} when it does
+    not answer."""
+    try:
+        info = tracker.summary(host, port).get("server_info", [])
+    except OSError:
+        return {}
+    return dict(Counter(i["key"].split(":", 1)[1] for i in info if str(i.get("key", "")).startswith("server:")))
+
+
+def tracker_answers(host: str, port: int) -> bool:
+    try:
+        tracker.summary(host, port)
+        return True
+    except OSError:
+        return False
 
 
 class ServerPool:
     def __init__(self, shares: list[Share], log_dir: str, mps_dir: str | None = None,
                  devices: list[int] | None = None, host: str = "127.0.0.1", start_timeout_s: float = 120.0,
-                 gpu_uuids: list[str] | None = None, wait: bool = True):
+                 gpu_uuids: list[str] | None = None, wait: bool = True, tracker: tuple[str, int] | None = None,
+                 node: str = ""):
         if not shares:
             raise PoolError("a server pool needs at least one share")
-        self.specs = plan_servers(shares, devices or [0])
+        self.specs = plan_servers(shares, devices or [0], node)
+        self.external = tracker  # a tracker already running (servers of other hosts too): none of ours
         self.log_dir, self.mps_dir, self.host = log_dir, mps_dir, host
         if (warning := exposed(host)) is not None:
             logging.getLogger("harness").warning(warning)
@@ -90,7 +113,7 @@ class ServerPool:
 
     @property
     def tracker(self) -> tuple[str, int]:
-        return self.host, self.port
+        return self.external or (self.host, self.port)
 
     @property
     def keys(self) -> list[str]:
@@ -99,8 +122,9 @@ class ServerPool:
     def _spawn_server(self, i: int) -> None:
         spec = self.specs[i]
         port = free_port(self.host)
+        t_host, t_port = self.tracker
         argv = [sys.executable, "-m", "harness.worker.rpc_server", "--host", self.host, "--port", str(port),
-                "--port-end", str(port + 1), "--tracker", f"{self.host}:{self.port}", "--key", spec.key]
+                "--port-end", str(port + 1), "--tracker", f"{t_host}:{t_port}", "--key", spec.key]
         mps_dir, env = self.placement(spec)
         log = os.path.join(self.log_dir, f"server{i}-{spec.key}.log")
         cores = self._cores[i] if self._cores else None
@@ -120,10 +144,18 @@ class ServerPool:
 
     def start(self) -> ServerPool:
         os.makedirs(self.log_dir, exist_ok=True)
-        self.port = free_port(self.host)
-        argv = [sys.executable, "-m", "harness.worker.rpc_tracker", "--host", self.host, "--port", str(self.port),
-                "--port-end", str(self.port + 1)]
-        self._tracker = spawn(argv, None, os.path.join(self.log_dir, "tracker.log"))
+        if self.external is None:
+            self.port = free_port(self.host)
+            argv = [sys.executable, "-m", "harness.worker.rpc_tracker", "--host", self.host, "--port", str(self.port),
+                    "--port-end", str(self.port + 1)]
+            self._tracker = spawn(argv, None, os.path.join(self.log_dir, "tracker.log"))
+        else:  # it may be starting too
+            deadline = time.time() + self.start_timeout_s
+            while not tracker_answers(*self.external):
+                if time.time() > deadline:
+                    raise PoolError(f"no RPC tracker answers at {self.external[0]}:{self.external[1]} "
+                                    f"within {self.start_timeout_s:g} s")
+                time.sleep(0.5)
         for i in range(len(self.specs)):
             self._spawn_server(i)
         if self.wait:
@@ -132,11 +164,7 @@ class ServerPool:
 
     def registered(self) -> dict[str, int]:
         """Servers connected to the tracker, per key (busy ones included), as the tracker sees them."""
-        try:
-            info = tracker.summary(self.host, self.port).get("server_info", [])
-        except OSError:
-            return {}
-        return dict(Counter(i["key"].split(":", 1)[1] for i in info if str(i.get("key", "")).startswith("server:")))
+        return registered(*self.tracker)
 
     def wait_registered(self) -> None:
         want = Counter(s.key for s in self.specs)
@@ -147,7 +175,7 @@ class ServerPool:
                 self.ready = True
                 return
             dead = self.dead()
-            if self._tracker.poll() is not None:
+            if self._tracker is not None and self._tracker.poll() is not None:
                 raise PoolError(f"the RPC tracker exited; see {self.log_dir}/tracker.log")
             if dead or time.time() > deadline:
                 why = f"server(s) {dead} exited" if dead else f"not all registered within {self.start_timeout_s:g} s"
@@ -188,3 +216,60 @@ class ServerPool:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+class RemotePool:
+    """The servers of one share registered on a tracker already running (started elsewhere by
+    `python -m harness.servers serve`), seen as a pool: clients use them, nothing is started, and
+    a server that dies is for its own host to restart. The cell asks for `count` of them."""
+
+    def __init__(self, address: tuple[str, int], share: Share, count: int, log_dir: str,
+                 start_timeout_s: float = 120.0):
+        self.address, self.share, self.count, self.log_dir = address, share, count, log_dir
+        self.start_timeout_s = start_timeout_s
+        self.specs: list[ServerSpec] = []
+        self.ready = False
+
+    @property
+    def tracker(self) -> tuple[str, int]:
+        return self.address
+
+    @property
+    def keys(self) -> list[str]:
+        return sorted({s.key for s in self.specs})
+
+    def matching(self) -> dict[str, int]:
+        """Registered servers of this share, per key (any host, any GPU)."""
+        tail = re.compile(rf"(^|-){self.share.platform}\d+-{re.escape(f'{self.share.pct:g}')}pct$")
+        return {k: n for k, n in registered(*self.address).items() if tail.search(k)}
+
+    def wait_registered(self) -> None:
+        deadline = time.time() + self.start_timeout_s
+        while True:
+            have = self.matching()
+            if sum(have.values()) >= self.count:
+                break
+            if time.time() > deadline:
+                raise PoolError(f"the tracker at {self.address[0]}:{self.address[1]} has {sum(have.values())} "
+                                f"server(s) at {self.share.label} ({have or 'none'}), the cell asks for {self.count}; "
+                                "start them with: python -m harness.servers serve")
+            time.sleep(0.5)
+        if sum(have.values()) > self.count:
+            raise PoolError(f"the tracker at {self.address[0]}:{self.address[1]} has {sum(have.values())} servers at "
+                            f"{self.share.label} ({have}), the cell asks for {self.count}: its rows would name the "
+                            "wrong number; set slicetune.servers to match")
+        self.specs = [ServerSpec(k, self.share, 0) for k, n in sorted(have.items()) for _ in range(n)]
+        self.ready = True
+
+    def dead(self) -> list[int]:
+        return []
+
+    def restart_dead(self) -> list[int]:
+        return []
+
+    def __enter__(self) -> RemotePool:
+        self.wait_registered()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
