@@ -172,6 +172,9 @@ def _check_ranges(cfg: SweepConf) -> None:
     _number("slicetune.hold", st.hold)
     if st.tracker:
         address("slicetune.tracker", st.tracker)
+        if cfg.experiment not in (Experiment.tuning_time, Experiment.scaling):
+            raise ConfigError(f"slicetune.tracker is not allowed with +exp={cfg.experiment}: only tuning_time and "
+                              "scaling cells use servers started elsewhere")
     if cfg.platform.name == "cpu" and cfg.experiment in (Experiment.tuning_time, Experiment.scaling) \
             and 1 not in st.gpus:
         raise ConfigError(f"slicetune.gpus={list(st.gpus)} is not allowed on platform=cpu: the CPU is one device, "

@@ -38,6 +38,8 @@ def test_tracker_address_is_checked():
     cfg = SweepConf(experiment="tuning_time", slicetune=SliceTuneConf(tracker="nowhere"))
     with pytest.raises(ConfigError, match="'nowhere'"):
         validate(cfg)
+    with pytest.raises(ConfigError, match="not allowed with \\+exp=op_interdependency"):
+        validate(SweepConf(experiment="op_interdependency", slicetune=SliceTuneConf(tracker="h:9190")))
     assert server_key(Share("cuda", 50), 1, "node7") == "node7-cuda1-50pct"
 
 
