@@ -12,41 +12,30 @@
 # Rows of one card only: on another card set RESULTS_DIR and RUNS_DIR (e.g. results/h100, runs/h100).
 #
 # GROUP=NAME runs one group of sweeps only: single-bert, ours-bert, stock-bert, single-resnet,
-# ours-resnet, stock-resnet (same run directory and checkpoint: one call at a time). RERUN=1
-# measures the group's cells again from the start (their old rows are replaced); leave it off to
-# continue. GROUP=a,b runs group a, then b with what is left of BUDGET_S once a is all done.
+# ours-resnet, stock-resnet (same run directory and checkpoint: one call at a time); GROUP=a,b
+# runs a, then b once a is all done; unset: every group, Slice-Tune first. RERUN=1 measures the
+# groups' cells again from the start (their old rows are replaced); leave it off to continue.
 set -u
 cd "$(dirname "$0")/.."
-if [[ ${GROUP:-} == *,* ]]; then
-  t0=$SECONDS
-  IFS=, read -ra groups <<< "$GROUP"
-  for g in "${groups[@]}"; do
-    GROUP=$g BUDGET_S=$((${BUDGET_S:-540} - SECONDS + t0)) "$0" || exit
-  done
-  exit 0
-fi
 results=${RESULTS_DIR:-results}
 runs_root=${RUNS_DIR:-runs}
-group=${GROUP:-}
 common=(+exp=tuning_time platform=cuda tuner.population=64 tuner.genetic_iters=1 tuner.init_min_unmeasured=6
         tuner.scheduler=rolling slicetune.servers=[1,2,4] results_dir="$results" runs_dir="$runs_root")
 [ "${RERUN:-0}" = 1 ] && common+=(rerun=true)
 bert="model=bert_base tuner.trials=896 tuner.max_trials_per_task=64"
 resnet="model=resnet50 tuner.trials=1216 tuner.max_trials_per_task=32"
-ours="slicetune.clients=[4] slicetune.builders=[persistent]"
+ours="slicetune.clients=[4] slicetune.builders=[persistent] slicetune.baseline=false"
 single="slicetune.clients=[] slicetune.builders=[persistent]"  # the best single process only
 stock="slicetune.clients=[] slicetune.builders=[local]"  # the stock baseline only
-case $group in
-  "") sweeps=("$bert $ours slicetune.baseline=false" "$bert $ours"
-              "$resnet $ours slicetune.baseline=false" "$resnet $ours" "$bert $stock" "$resnet $stock") ;;
-  single-bert) sweeps=("$bert $single") ;;
-  ours-bert) sweeps=("$bert $ours slicetune.baseline=false") ;;
-  stock-bert) sweeps=("$bert $stock") ;;
-  single-resnet) sweeps=("$resnet $single") ;;
-  ours-resnet) sweeps=("$resnet $ours slicetune.baseline=false") ;;
-  stock-resnet) sweeps=("$resnet $stock") ;;
-  *) echo "GROUP=$group is not allowed; choose one of: single-bert ours-bert stock-bert single-resnet" \
-          "ours-resnet stock-resnet (or leave it unset)" >&2; exit 2 ;;
-esac
+declare -A of=([ours-bert]="$bert $ours" [single-bert]="$bert $single" [ours-resnet]="$resnet $ours"
+               [single-resnet]="$resnet $single" [stock-bert]="$bert $stock" [stock-resnet]="$resnet $stock")
+IFS=, read -ra groups <<< "${GROUP:-ours-bert,single-bert,ours-resnet,single-resnet,stock-bert,stock-resnet}"
+sweeps=()
+for g in "${groups[@]}"; do
+  if [ -z "${of[$g]+set}" ]; then
+    echo "GROUP=$g is not allowed; choose from: $(printf "%s\n" "${!of[@]}" | sort | xargs) (or leave it unset)" >&2; exit 2
+  fi
+  sweeps+=("${of[$g]}")
+done
 source benchmarks/slices.sh
 run_slices "$results/cuda/tuning_time/checkpoint.tar.xz" "$runs_root/cuda/tuning_time" common sweeps
