@@ -62,7 +62,7 @@ def test_figures_from_result_files(tmp_path):
     names = sorted(os.path.basename(p) for p in paths)
     assert names == ["interdependency_tiny_cnn_b1_convergence.png", "interdependency_tiny_cnn_b1_heatmap.png",
                      "interdependency_tuning_time.png"]
-    assert all(os.path.getsize(p) > 3000 for p in paths)  # a drawn figure, not an empty canvas
+    assert all(os.path.getsize(p) > 3000 for p in paths)  # drawn: empty axes make a 2.6 KB PNG
 
 
 def test_notebook_runs(tmp_path, monkeypatch):

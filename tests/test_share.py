@@ -113,7 +113,7 @@ def test_physical_cores_counts_only_the_given_cores(tmp_path):
 
 
 def test_host_split_keeps_hyperthread_siblings_together():
-    """On the 4-GPU host, cores 0-15 and 32-47 were siblings: two sweeps on them ran 1.34x slower."""
+    """Hyperthread siblings (here numbered c and c+32, as many hosts number them) go to one part."""
     siblings = {c: ("0", str(c % 32)) for c in range(64)}
     parts = split_host(4, list(range(64)), siblings.get)
     assert parts[0] == list(range(8)) + list(range(32, 40))
