@@ -33,7 +33,8 @@ def cell_stats(inf: pd.DataFrame) -> pd.DataFrame:
     to the median."""
     inf = inf.assign(source=sources(inf))
     by = inf.groupby(["source", "tune_share", "infer_share"], dropna=False)["latency_ms"]
-    st = by.agg(latency_ms="median", n="size", q1=lambda v: v.quantile(0.25), q3=lambda v: v.quantile(0.75)).reset_index()
+    st = by.agg(latency_ms="median", n="size", q1=lambda v: v.quantile(0.25),
+                q3=lambda v: v.quantile(0.75)).reset_index()
     best = st[is_tuned(st)].groupby("infer_share")["latency_ms"].min()
     st["ratio"] = st["latency_ms"] / st["infer_share"].map(best)
     st["iqr"] = (st["q3"] - st["q1"]) / st["latency_ms"]
@@ -139,7 +140,7 @@ def phase_bars(phases: pd.DataFrame, title: str):
         left += tab[phase]
     ax.set_xlabel("tuning wall time (s)")
     ax.legend(fontsize=7, ncol=len(PHASE_ORDER), loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
-    fig.suptitle(title, fontsize=8)
+    fig.suptitle(title, fontsize=8, wrap=True)
     fig.tight_layout()
     return fig
 
@@ -164,7 +165,8 @@ def heatmaps(x: Experiment, save) -> None:
         tuned = with_tasks(g[g["tune_share"].notna()], tuning, key="tune_cell")
         runs = tuning[tuning["cell_id"].isin(g["tune_cell"])] if tuning is not None and "tune_cell" in g else None
         reps = span(g.groupby(["tune_share", "infer_share"], dropna=False).size())
-        what = f"median latency / best tuned model at each inference share\nunder it: IQR / median of the cell's {reps} repeats"
+        what = (f"median latency / best tuned model at each inference share\n"
+                f"under it: IQR / median of the cell's {reps} repeats")
         rounds = x.rows(ROUNDS)
         rounds = rounds[rounds["cell_id"].isin(g["tune_cell"])] if rounds is not None and "tune_cell" in g else None
         head = caption(f"{x.exp}: {model} (batch {batch}) on {machine(g)}", depth(tuned), measured(rounds), what,

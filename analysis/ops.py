@@ -59,7 +59,7 @@ def per_task(inf: pd.DataFrame, tuning: pd.DataFrame | None, head: str):
         _panel(ax, mats[t], f"{t[:48]}{conv}", 1.0, hi)
     for ax in list(axes.flat)[len(tasks):]:
         ax.axis("off")
-    fig.suptitle(head, fontsize=8)
+    fig.suptitle(head, fontsize=8, wrap=True)
     fig.tight_layout()
     return fig
 
@@ -72,7 +72,7 @@ def summary(inf: pd.DataFrame, head: str):
     fig, ax = plt.subplots(figsize=(1.0 * mat.shape[1] + 2.5, 0.55 * mat.shape[0] + 1.8))
     _panel(ax, mat, "geometric mean over tasks of latency / best at that share", 1.0,
            max(1.05, float(mat.max().max())))
-    fig.suptitle(head, fontsize=8)
+    fig.suptitle(head, fontsize=8, wrap=True)
     fig.tight_layout()
     return fig
 

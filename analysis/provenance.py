@@ -71,7 +71,8 @@ def measured(rows: pd.DataFrame | None) -> str:
 
 def commits(*frames: pd.DataFrame | None) -> list[str]:
     """The git commits of the rows, oldest first where timestamps are recorded."""
-    parts = [f[[c for c in ("git_commit", "timestamp") if c in f]] for f in frames if f is not None and "git_commit" in f]
+    cols = ("git_commit", "timestamp")
+    parts = [f[[c for c in cols if c in f]] for f in frames if f is not None and "git_commit" in f]
     if not parts:
         return []
     rows = pd.concat(parts)

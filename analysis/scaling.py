@@ -42,7 +42,7 @@ def scaling(tt: pd.DataFrame, title: str):
         if len(g) == 1:  # one point: a narrow window around it, no axis beyond what was measured
             ax.set_xlim(g.index[0] - 0.5, g.index[0] + 0.5)
     one = "one GPU count measured: no scaling reference" if len(g) == 1 else ""
-    fig.suptitle(caption(title, one, commit_note(tt)), fontsize=9)
+    fig.suptitle(caption(title, one, commit_note(tt)), fontsize=9, wrap=True)
     fig.tight_layout()
     return fig
 

@@ -26,7 +26,7 @@ def throughput(tp: pd.DataFrame, title: str):
         axes[1].axhline(5 * base["trials_per_s"], color="k", ls="--", lw=1, label="paper: 5x")
         for ax in axes:
             ax.legend(fontsize=7)
-    fig.suptitle(title, fontsize=9)
+    fig.suptitle(title, fontsize=9, wrap=True)
     fig.tight_layout()
     return fig
 

@@ -96,7 +96,7 @@ def side_by_side_timelines(runs: list[tuple[str, pd.DataFrame, pd.DataFrame | No
         top.set_title(label, fontsize=8, loc="left", pad=12)
         utilisation(util, tl)
     axes[-1, 0].set_xlabel("time since the run started (s)")
-    fig.suptitle(title, fontsize=9)
+    fig.suptitle(title, fontsize=9, wrap=True)
     fig.tight_layout()
     return fig
 

@@ -72,7 +72,7 @@ def comparison(tt: pd.DataFrame, title: str):
         for ax in axes:
             ax.legend(fontsize=7, loc="lower right")
     axes[0].invert_yaxis()
-    fig.suptitle(caption(title, commit_note(t, tagged=True)), fontsize=9)
+    fig.suptitle(caption(title, commit_note(t, tagged=True)), fontsize=9, wrap=True)
     fig.tight_layout()
     return fig
 
@@ -131,7 +131,7 @@ def quality(tt: pd.DataFrame, curves: pd.DataFrame, title: str):
     ax.set_xlabel("tuning time (s, the cell's clock)")
     ax.set_ylabel("estimated model latency (ms)")
     ax.legend(fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, -0.14))  # below: the curves stay visible
-    fig.suptitle(caption(title, commit_note(tt, tagged=True), width=125), fontsize=9)
+    fig.suptitle(caption(title, commit_note(tt, tagged=True)), fontsize=9, wrap=True)
     fig.tight_layout()
     return fig
 

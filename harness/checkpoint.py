@@ -6,8 +6,9 @@ file; `unpack` puts it into a run directory on another machine, where the same s
     python -m harness.checkpoint unpack results/cuda/tuning_time/checkpoint.tar.xz runs/cuda/tuning_time
 
 Kept: cell state, progress and tuning results (rounds, spans), who holds which task (Slice-Tune's
-queue), the utilisation timeline and the databases; not kept: logs, compiled models, merged
-databases, task caches (made again).
+queue), the utilisation timeline and the databases; of a cell whose tuning finished (its rows
+written), only its state and its best record per workload (what compiling it needs); not kept:
+logs, compiled models, merged databases, task caches (made again).
 """
 
 from __future__ import annotations
@@ -23,8 +24,11 @@ import tarfile
 from harness.layout import CELL_STATE, DATABASE_FILES, MERGED, PROGRESS, QUEUE, TIMELINE, tune_step
 
 RECORDS, WORKLOADS = DATABASE_FILES
-KEPT = {CELL_STATE, PROGRESS, QUEUE, TIMELINE, WORKLOADS, os.path.basename(tune_step(".").result)}
-BEST_PER_WORKLOAD = 8
+RESULT = os.path.basename(tune_step(".").result)
+KEPT = {CELL_STATE, PROGRESS, QUEUE, TIMELINE, RECORDS, WORKLOADS, RESULT}
+FINISHED = {CELL_STATE, RECORDS, WORKLOADS}  # a finished cell's rows hold the rest
+BEST_PER_WORKLOAD = 8  # a paused cell's: what its search continues from
+BEST_WHEN_TUNED = 1  # a finished cell's: what compiling it needs
 
 
 def _mean(run_secs) -> float:
@@ -43,22 +47,33 @@ def trim_records(text: str, keep: int = BEST_PER_WORKLOAD) -> str:
     return "".join(line + "\n" for i, line, _ in rows if i in best)
 
 
+def _tuned(cell_dir: str) -> bool:
+    try:
+        with open(os.path.join(cell_dir, CELL_STATE)) as f:
+            return bool(json.load(f).get("tuned"))
+    except (OSError, ValueError):
+        return False
+
+
 def pack(run_dir: str, dest: str, keep: int = BEST_PER_WORKLOAD) -> int:
     """Pack `run_dir`'s resumable state into `dest` (.tar.xz); returns the number of files."""
-    n = 0
+    n, finished = 0, set()
     os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
     # xz, extreme: a third of gzip's size on JSON, and the clients' near-identical workloads a tenth less again
     with tarfile.open(dest + ".tmp", "w:xz", preset=9 | lzma.PRESET_EXTREME) as tar:
         for root, dirs, files in os.walk(run_dir):
             dirs[:] = sorted(d for d in dirs if d not in ("logs", "locks", "servers", MERGED))  # merged: made again
+            if root in finished or _tuned(root):
+                finished.update([root, *(os.path.join(root, d) for d in dirs)])
+            done = root in finished
             for name in sorted(files):
-                if name not in KEPT and name != RECORDS:
+                if name not in (FINISHED if done else KEPT):
                     continue
                 path = os.path.join(root, name)
                 arc = os.path.relpath(path, run_dir)
                 if name == RECORDS:
                     with open(path) as f:
-                        data = trim_records(f.read(), keep).encode()
+                        data = trim_records(f.read(), min(keep, BEST_WHEN_TUNED) if done else keep).encode()
                     info = tarfile.TarInfo(arc)
                     info.size, info.mtime = len(data), int(os.path.getmtime(path))
                     tar.addfile(info, io.BytesIO(data))

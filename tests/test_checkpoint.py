@@ -40,6 +40,27 @@ def test_pack_unpack_round_trip(tmp_path):
     assert recs == [_record(0, [3.0])]
 
 
+def test_a_finished_cell_keeps_what_compiling_it_needs(tmp_path):
+    run = tmp_path / "runs"
+    for cell, tuned in (("done", True), ("paused", False)):
+        client = run / cell / "client0"
+        client.mkdir(parents=True)
+        (run / cell / "cell.state.json").write_text(json.dumps({"tuned": tuned}))
+        (run / cell / "timeline.csv").write_text("t_s\n1\n")
+        for name in ("tune.progress.json", "tune.result.json"):
+            (client / name).write_text("{}")
+        (client / "database_workload.json").write_text('["w0"]\n')
+        (client / "database_tuning_record.json").write_text("\n".join(_record(0, [s]) for s in (5.0, 4.0)) + "\n")
+    C.pack(str(run), str(tmp_path / "ck.tar.xz"))
+    with tarfile.open(tmp_path / "ck.tar.xz") as tar:
+        names = set(tar.getnames())
+        recs = tar.extractfile("done/client0/database_tuning_record.json").read().decode().splitlines()
+    assert {n for n in names if n.startswith("done/")} == {
+        "done/cell.state.json", "done/client0/database_workload.json", "done/client0/database_tuning_record.json"}
+    assert recs == [_record(0, [4.0])]
+    assert {"paused/timeline.csv", "paused/client0/tune.progress.json", "paused/client0/tune.result.json"} <= names
+
+
 def test_bad_input_and_unsafe_archive(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         C.main(["pack", str(tmp_path / "nope"), str(tmp_path / "x.tar.gz")])
