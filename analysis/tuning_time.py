@@ -136,13 +136,19 @@ def quality(tt: pd.DataFrame, curves: pd.DataFrame, title: str):
     return fig
 
 
+def per_gpu(r) -> int:
+    """A row's GPUs where its trial budget was per GPU (weak scaling), else 1."""
+    return int(r["gpus"]) if r.get("scale") == "weak" else 1
+
+
 def settings(tt: pd.DataFrame) -> pd.Series:
     """The search settings a figure's rows share (the builder is a configuration, not a setting):
     the budget, and the per-task cap and initial sampling where rows record them."""
     def one(r) -> str:
-        s = f"{r['trials']}trials"
+        n = per_gpu(r)  # weak scaling: its budget over the GPUs, so it shares a figure with the strong rows
+        s = f"{int(r['trials']) // n}trials"
         if pd.notna(r.get("max_trials_per_task")):
-            s += f"_{int(r['max_trials_per_task'])}pertask"
+            s += f"_{int(r['max_trials_per_task']) // n}pertask"
         if pd.notna(r.get("init_min_unmeasured")) and int(r["init_min_unmeasured"]) != 50:
             s += f"_init{int(r['init_min_unmeasured'])}"
         return s
@@ -157,10 +163,13 @@ def per_configuration(x: Experiment, save, chart) -> None:
         return
     for (model, batch, suffix), g in variants(tt.assign(tuner_fp=settings(tt))):
         name, on = f"{x.exp}_{model}_b{batch}{suffix}", machine(g)
-        cap = g["max_trials_per_task"].iloc[0] if "max_trials_per_task" in g else None
-        per = f" (at most {int(cap)} per task; tasks with fewer schedules end sooner)" if pd.notna(cap) else ""
-        head = caption(f"{x.exp}: {model} (batch {batch}) on {on}, a budget of {g['trials'].iloc[0]} trials per "
-                       f"configuration{per}", measured(g))
+        base = g.iloc[0]
+        cap = base["max_trials_per_task"] if "max_trials_per_task" in g else None
+        per = (f" (at most {int(cap) // per_gpu(base)} per task; tasks with fewer schedules end sooner)"
+               if pd.notna(cap) else "")
+        weak = " (weak scaling: per GPU)" if (g.get("scale") == "weak").any() else ""
+        head = caption(f"{x.exp}: {model} (batch {batch}) on {on}, a budget of {int(base['trials']) // per_gpu(base)} "
+                       f"trials per configuration{weak}{per}", measured(g))
         save(chart(g, caption(head, depth(g))), f"{name}.png")
         curves = x.rows(CURVES)
         mine = None if curves is None else curves[curves["cell_id"].isin(g["cell_id"])]

@@ -12,7 +12,7 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 
-from harness.config import Builder, Mode, ModelConf, Split, SweepConf, TunerConf, tuner_fingerprint
+from harness.config import Builder, Mode, ModelConf, Scale, Split, SweepConf, TunerConf, tuner_fingerprint
 from harness.jobs import Share
 from harness.layout import Step
 
@@ -132,12 +132,14 @@ class GridPoint:
     split: Split = Split.lpt  # how the clients share the tasks
     shared: bool = False  # queue: the clients' cost models learn from each other's measurements
     hold: int = 1  # queue: tasks a client tunes in turn
+    scale: Scale = Scale.strong  # weak: the trial budget is per GPU (one GPU: always strong)
 
     @property
     def label(self) -> str:
         if self.mode == "baseline":
             return f"baseline-{self.builder}"
         g = f"-g{self.gpus}" if self.gpus > 1 else ""
+        g += "-weak" if self.scale == Scale.weak else ""
         how = "" if self.split == Split.lpt else f"-{self.split}"  # lpt came first: its cells kept their ids
         how += f"-h{self.hold}" if self.split == Split.queue and self.hold != 1 else ""  # one at a time came first
         how += "-shared" if self.shared else ""
@@ -153,15 +155,26 @@ def grid(cfg: SweepConf) -> list[GridPoint]:
             for s in st.servers:
                 for p in st.server_shares:
                     for b in st.builders:
-                        queue = st.split == Split.queue
-                        out.append(GridPoint(Mode.slicetune, b, k, s, round(p or 100.0 / s, 2), g, st.split,
-                                             st.shared_cost_model and queue, st.hold if queue else 1))
+                        for sc in st.scale:
+                            queue = st.split == Split.queue
+                            out.append(GridPoint(Mode.slicetune, b, k * g if st.clients_per_gpu else k, s,
+                                                 round(p or 100.0 / s, 2), g, st.split, st.shared_cost_model and queue,
+                                                 st.hold if queue else 1, sc if g > 1 else Scale.strong))
     return list(dict.fromkeys(out))
+
+
+def budget(tuner: TunerConf, p: GridPoint) -> TunerConf:
+    """The tuner of a grid point: its builder; under weak scaling, trials and per-task cap x GPUs."""
+    tuner = dataclasses.replace(tuner, builder=p.builder)
+    if p.scale != Scale.weak:
+        return tuner
+    cap = tuner.max_trials_per_task
+    return dataclasses.replace(tuner, trials=tuner.trials * p.gpus, max_trials_per_task=cap and cap * p.gpus)
 
 
 def grid_cells(cfg: SweepConf, points: list[GridPoint]) -> dict[Cell, GridPoint]:
     run_dir, stem = dirs(cfg)[1], model_stem(cfg.model)
-    return {cell(run_dir, stem, dataclasses.replace(cfg.tuner, builder=p.builder), p.label): p for p in points}
+    return {cell(run_dir, stem, budget(cfg.tuner, p), p.label): p for p in points}
 
 
 # -- op_interdependency: per tune share, the top tasks tuned; per inference share, every kernel measured

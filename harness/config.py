@@ -43,6 +43,8 @@ Search = StrEnum("Search", {v: v for v in ("evolutionary", "replay-trace", "repl
 Scheduler = StrEnum("Scheduler", {v: v for v in ("gradient", "round-robin", "rolling")})
 Split = StrEnum("Split", {v: v for v in ("queue", "lpt", "round_robin")})
 Mode = StrEnum("Mode", {v: v for v in ("baseline", "slicetune")})
+# scaling over GPUs: the same total trial budget (strong) or the same budget per GPU (weak)
+Scale = StrEnum("Scale", {v: v for v in ("strong", "weak")})
 ModelName = StrEnum("ModelName", {v: v for v in ZOO})
 DType = StrEnum("DType", {v: v for v in ("float32", "float16")})
 InputKind = StrEnum("InputKind", {v: v for v in ("image", "sequence")})
@@ -143,6 +145,10 @@ class SliceTuneConf:
     server_shares: list[float] = field(default_factory=lambda: [0.0])  # 0: 100 / servers per GPU
     builders: list[Builder] = field(default_factory=lambda: [Builder.local, Builder.persistent])
     gpus: list[int] = field(default_factory=lambda: [1])  # servers placed over this many GPUs
+    # clients counts clients per GPU (K x GPUs clients, the host's cores split among them)
+    clients_per_gpu: bool = False
+    # strong: tuner.trials in all; weak: tuner.trials (and its per-task cap) per GPU
+    scale: list[Scale] = field(default_factory=lambda: [Scale.strong])
     split: Split = Split.queue  # queue: clients take tasks as they go; lpt, round_robin: fixed shards
     # queue: tasks a client holds at once and tunes a round each in turn (1: one task to its end)
     hold: int = 4

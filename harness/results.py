@@ -204,6 +204,7 @@ class TuningTimeRow:
     # tuning processes whose first segment ran in a process kept from an earlier cell (its start-up
     # skips the imports and builder warm-up; reuse_workers); empty: rows from before processes were kept
     kept_processes: int | None = None
+    scale: str | None = None  # over GPUs: strong (same total budget) or weak (budget per GPU); empty: older rows
 
 
 @dataclass

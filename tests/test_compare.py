@@ -9,7 +9,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from harness import results as R
-from harness.cells import GridPoint, grid
+from harness.cells import GridPoint, grid, grid_cells
 from harness.config import ConfigError, InferConf, ModelConf, SliceTuneConf, SweepConf, ThroughputConf, TunerConf
 from harness.validation import validate
 from harness.experiments import run_sweep
@@ -35,6 +35,24 @@ def test_grid_has_the_baselines_then_every_slicetune_point():
     assert GridPoint("slicetune", "local", 4, 2, 50.0, split="lpt").label == "k4-s2-p50-local"
     assert {c.label for c in g} >= {"baseline-local", "k4-s2-p50-local-queue-h4-shared",
                                     "k1-s1-p100-local-queue-h4-shared"}
+
+
+def test_clients_per_gpu_and_weak_scaling_grow_with_the_gpus():
+    cfg = SweepConf(tuner=TunerConf(trials=64, max_trials_per_task=16),
+                    slicetune=SliceTuneConf(baseline=False, gpus=[1, 2], clients=[4], servers=[2],
+                                            builders=["persistent"], clients_per_gpu=True, scale=["strong", "weak"]))
+    validate(cfg)
+    cells = grid_cells(cfg, grid(cfg))
+    by_label = {p.label: (p, c.tuner) for c, p in cells.items()}
+    assert sorted(by_label) == ["k4-s2-p50-persistent-queue-h4-shared",  # one GPU: strong and weak are one cell
+                                "k8-s2-p50-g2-persistent-queue-h4-shared",
+                                "k8-s2-p50-g2-weak-persistent-queue-h4-shared"]
+    (one, t1), (strong, t2), (weak, tw) = (by_label[k] for k in sorted(by_label))
+    assert (one.clients, strong.clients, weak.clients) == (4, 8, 8)  # K per GPU
+    assert (t1.trials, t2.trials, tw.trials) == (64, 64, 128)  # weak: the budget per GPU
+    assert (t2.max_trials_per_task, tw.max_trials_per_task) == (16, 32)
+    cfg.slicetune.clients_per_gpu = False
+    assert {p.clients for p in grid(cfg)} == {4}
 
 
 def test_no_clients_runs_the_baselines_only():

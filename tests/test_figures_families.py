@@ -110,6 +110,20 @@ def test_scaling_is_picked_by_the_exp_column_not_by_a_baseline_row(tmp_path):
     assert figs["scaling_tiny_cnn_b1.png"] == SCALING_PX
 
 
+def test_strong_and_weak_scaling_share_one_figure(tmp_path):
+    d = tmp_path / "cuda" / "scaling"
+    rows = []
+    for cell, gpus, scale, trials, wall in [("g1", 1, "strong", 32, 40.0), ("g2", 2, "strong", 32, 24.0),
+                                            ("g2-weak", 2, "weak", 64, 42.0)]:
+        r = config_row("scaling", cell, "slicetune", "persistent", wall, clients=4 * gpus)
+        rows.append({**r, "gpus": gpus, "scale": scale, "trials": trials, "trials_done": trials,
+                     "trials_per_s": trials / wall})
+    write_rows(d, TUNING_TIME, rows)
+    for r in rows:
+        write_timeline(d, r["cell_id"], r["clients"])
+    assert sorted(figures(tmp_path)) == ["scaling_tiny_cnn_b1.png", "scaling_tiny_cnn_b1_timelines.png"]
+
+
 @pytest.mark.parametrize("baseline, width", [(True, COMPARISON_PX), (False, SCALING_PX)])
 def test_rows_without_exp_column_fall_back_to_the_baseline_rule(tmp_path, baseline, width):
     d = tmp_path / "cpu" / "sweep"

@@ -151,16 +151,24 @@ def smoke_cli(tmp_path, *extra):
 
 @pytest.mark.slow
 def test_two_sweeps_on_one_directory_tune_each_cell_once(tmp_path):
-    procs = [subprocess.Popen(smoke_cli(tmp_path), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True) for _ in range(2)]
+    """A sweep and, at the same time, a Hydra multirun over two models (its first job the same
+    cell) write to one results directory: each cell tuned once, every model's rows kept."""
+    multirun = smoke_cli(tmp_path, "model=tiny_mlp,tiny_cnn")
+    clis = [smoke_cli(tmp_path), [*multirun[:3], "-m", *multirun[3:]]]  # -m before the overrides
+    procs = [subprocess.Popen(c, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              env={**os.environ, "PYTHONPATH": ROOT}) for c in clis]
     outs = [p.communicate(timeout=600)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     out = tmp_path / "results" / "cpu" / "smoke"
-    (row,) = R.read_rows(str(out / R.TUNING))
-    records = tmp_path / "runs" / "cpu" / "smoke" / row["cell_id"] / "database_tuning_record.json"
-    assert len(records.read_text().splitlines()) == int(row["trials_done"]) == 8
+    rows = R.read_rows(str(out / R.TUNING))
+    assert sorted(r["model"] for r in rows) == ["tiny_cnn", "tiny_mlp"]
+    for row in rows:
+        records = tmp_path / "runs" / "cpu" / "smoke" / row["cell_id"] / "database_tuning_record.json"
+        assert len(records.read_text().splitlines()) == int(row["trials_done"]) >= 8  # once, not twice
     inf = R.read_rows(str(out / R.INFERENCE))
-    assert len(inf) == 2 * 3 and len({r["cell_id"] for r in inf}) == 2
+    assert len(inf) == 2 * 2 * 3 and len({r["cell_id"] for r in inf}) == 2 * 2
+    assert len(list((tmp_path / "runs" / "cpu" / "interdependency" / "logs").glob("multirun-*/1"))) == 1
+    assert not (tmp_path / "multirun").exists()
 
 
 def _cmdline(p: psutil.Process) -> str:
