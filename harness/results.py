@@ -205,6 +205,7 @@ class TuningTimeRow:
     # skips the imports and builder warm-up; reuse_workers); empty: rows from before processes were kept
     kept_processes: int | None = None
     scale: str | None = None  # over GPUs: strong (same total budget) or weak (budget per GPU); empty: older rows
+    tasks_measured: int | None = None  # tasks with a valid measurement (of n_tasks held); empty: older rows
 
 
 @dataclass

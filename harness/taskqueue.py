@@ -12,7 +12,7 @@ from __future__ import annotations
 import fcntl
 import os
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from harness.jobs import TaskInfo
 from harness.records import read_json, write_json
@@ -23,6 +23,7 @@ class Entry:
     name: str
     trials: int  # this task's share of the budget
     client: int | None = None  # who holds it
+    gave_up: list[int] = field(default_factory=list)  # clients whose search could not start on it
 
 
 def budgets(tasks: list[TaskInfo], trials: int, per_task: int | None = None) -> list[Entry]:
@@ -52,13 +53,23 @@ class TaskQueue:
         return self
 
     def take(self, client: int) -> Entry | None:
-        """The next task nobody holds, now held by `client`; None when every task is held."""
+        """The next task nobody holds (and `client` did not give up), now held by `client`; None
+        when there is none."""
         with self._locked() as q:
             for e in q:
-                if e.client is None:
+                if e.client is None and client not in e.gave_up:
                     e.client = client
                     return e
         return None
+
+    def give_up(self, client: int, name: str) -> None:
+        """`client` hands back the task `name`, which its search ended before measuring anything
+        (MetaSchedule: "cannot sample enough initial population"), for another client to try."""
+        with self._locked() as q:
+            for e in q:
+                if e.name == name and e.client == client:
+                    e.client = None
+                    e.gave_up.append(client)
 
     def held(self, client: int | None = None) -> list[Entry]:
         """The tasks `client` holds, in queue order (every held task when None)."""

@@ -112,6 +112,7 @@ def test_tuning_time_baseline_and_slicetune(tmp_path, caplog):
         assert r["builder"] == "persistent" and r["exp"] == "tuning_time"
         assert 0 < int(r["valid_trials"]) <= int(r["trials_done"])
     assert int(base["n_tasks"]) == int(st["n_tasks"])  # the shards cover the model's tasks
+    assert 0 < int(st["tasks_measured"]) <= int(st["n_tasks"]) and st["scale"] == "strong"
     for r in rows.values():  # harness.metrics on every row, its curve and phase use beside it
         assert 0 < float(r["startup_s"]) < float(r["wall_s"]) and float(r["cpu_s_per_trial"]) > 0
         curve = [c for c in R.read_rows(str(out / R.CURVES)) if c["cell_id"] == r["cell_id"]]

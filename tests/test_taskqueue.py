@@ -26,6 +26,18 @@ def test_take_in_order_until_none_left(tmp_path):
     assert q.take(1).name == "none" and q.take(0) is None
 
 
+def test_a_task_given_up_goes_to_another_client(tmp_path):
+    path = str(tmp_path / "q.json")
+    q = TaskQueue(path).create(budgets(TASKS, 64))
+    assert q.take(0).name == "big"
+    q.give_up(1, "big")  # not its task: nothing happens
+    assert [e.name for e in q.held(0)] == ["big"]
+    q.give_up(0, "big")
+    assert q.held(0) == [] and q.take(0).name == "mid"  # not back to the client that gave it up
+    assert q.take(1).name == "big"
+    assert TaskQueue(path).entries()[0].gave_up == [0]  # kept in the file, for a continued run
+
+
 def test_a_continued_run_keeps_its_holders(tmp_path):
     path = str(tmp_path / "q.json")
     TaskQueue(path).create(budgets(TASKS, 64)).take(3)

@@ -112,7 +112,8 @@ class TuningTime(Comparison):
             str(p.split) if p.mode == "slicetune" else "", trials,
             valid, sum(len(r.tasks) for r in clients), state.wall_s, max(r.wall_s for r in clients),
             trials / state.wall_s, state.segments, med, std, inf.grant.units, self.jobs.builder_timeout_s(),
-            **dataclasses.asdict(m), kept_processes=sum(r.started_kept for r in clients), scale=str(p.scale))
+            **dataclasses.asdict(m), kept_processes=sum(r.started_kept for r in clients), scale=str(p.scale),
+            tasks_measured=len({rd.task for r in clients for rd in r.rounds if rd.valid}))
         ctx, ref = self.context(inf.grant.device, inf.tvm_version, cell.tuner), R.CellRef(cell.id)
         self.save(R.CURVES, [R.flatten(ctx, ref, pt) for pt in pts], cell.id)
         self.save(R.PHASE_USE, [R.flatten(ctx, ref, u) for u in M.phase_use(clients)], cell.id)

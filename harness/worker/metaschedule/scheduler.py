@@ -48,7 +48,8 @@ class Queued(PyTaskScheduler):
     turn (so the cost model learns from the others between a task's rounds, as in one process's
     round-robin), each until its share of trials is
     spent (`trials_of(name)`, over every segment); then it takes the next one nobody holds, and is
-    done when there is none. A task's last round may pass its share by up to a round, as
+    done when there is none. A task whose search ended before measuring anything goes back to the
+    queue for the other clients. A task's last round may pass its share by up to a round, as
     MetaSchedule's per-task count restarts with each segment."""
 
     def __init__(self, queue, client: int, names: list[str], trials_of, hold: int = 1):
@@ -61,11 +62,20 @@ class Queued(PyTaskScheduler):
         i = self.names.index(entry.name)
         return not tasks[i].is_terminated and self.trials_of(entry.name) < entry.trials
 
+    def _give_up_failed(self, tasks) -> None:
+        """Hand back the held tasks whose search ended before measuring anything here: another
+        client's search may start on them (one that stays with us is never tuned)."""
+        for e in self.queue.held(self.client):
+            if tasks[self.names.index(e.name)].is_terminated and self.trials_of(e.name) == 0:
+                print(f"task queue: gave {e.name} back (its search ended before measuring anything)", flush=True)
+                self.queue.give_up(self.client, e.name)
+
     def next_task_id(self) -> int:
         tasks = self._outer().tasks_
         if self.running and not tasks[self.current].is_terminated:
             self.join_running_task(self.current)
         self.running = False
+        self._give_up_failed(tasks)
         held = [e for e in self.queue.held(self.client) if self._open(e, tasks)]
         while len(held) < self.hold:  # one new task a round, so the clients take turns at the queue
             entry = self.queue.take(self.client)
