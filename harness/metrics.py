@@ -155,3 +155,47 @@ def convergence(rounds: list, task: str, threshold_pct: float) -> TaskConvergenc
         return TaskConvergence(task, trials, best, None, False)
     gain = 100 * (at[-1] - best) / at[-1]
     return TaskConvergence(task, trials, best, round(gain, 3), gain < threshold_pct and len(mine) >= MIN_ROUNDS)
+
+
+@dataclass
+class MeasureContext:
+    """One client's measured round and what was around it: the other clients measuring on the
+    same GPU at that time, and the GPU's SM clock and power (NVML samples) while it ran."""
+
+    client: int
+    round: int
+    task: str
+    candidates: int
+    start: float  # epoch
+    seconds: float
+    co_measuring: float  # other clients measuring meanwhile, on average over the span
+    co_measuring_max: int  # the most at once
+    sm_clock_mhz: float | None  # mean of the samples within the span (the nearest one if none)
+    gpu_power_w: float | None
+
+
+def _around(samples: list[dict[str, float]], start: float, end: float, key: str) -> float | None:
+    have = [s for s in samples if key in s and "epoch" in s]
+    inside = [s[key] for s in have if start <= s["epoch"] <= end]
+    if not inside and have:
+        inside = [min(have, key=lambda s: abs(s["epoch"] - (start + end) / 2))[key]]
+    return round(sum(inside) / len(inside), 1) if inside else None
+
+
+def measure_context(clients: list[TuneResult], samples: list[dict[str, float]]) -> list[MeasureContext]:
+    """Every client's measure spans with their context (rounds are measured as one batch, so the
+    context is a round's, not a candidate's)."""
+    spans = [(i, s) for i, c in enumerate(clients) for s in c.spans if s.phase == "measure"]
+    out = []
+    for i, s in spans:
+        others = [(o.start, o.end) for j, o in spans if j != i and o.start < s.end and o.end > s.start]
+        dur = max(s.end - s.start, 1e-9)
+        mean = sum(min(e, s.end) - max(b, s.start) for b, e in others) / dur
+        peak = max((sum(b <= t < e for b, e in others) for t in [s.start, *(b for b, _ in others if b > s.start)]),
+                   default=0)
+        r = next((r for r in clients[i].rounds if r.round == s.round), None)
+        out.append(MeasureContext(i, s.round, r.task if r else "", r.candidates if r else 0, s.start,
+                                  round(s.end - s.start, 3), round(mean, 3), peak,
+                                  _around(samples, s.start, s.end, "sm_clock_mhz"),
+                                  _around(samples, s.start, s.end, "gpu_power_w")))
+    return out

@@ -26,6 +26,7 @@ TUNING_TIME = "tuning_time.csv"  # one row per tuning configuration (+exp=tuning
 THROUGHPUT = "throughput.csv"  # one row per (set of jobs, job) (+exp=throughput)
 CURVES = "tuning_curves.csv.gz"  # one row per (configuration, round end): estimated model latency vs time
 PHASE_USE = "phase_use.csv"  # one row per (configuration, phase): client-seconds and CPU-seconds
+MEASURES = "measure_context.csv.gz"  # one row per (configuration, client, measured round): what ran beside it
 OP_TUNING = "op_tuning.csv"  # one row per (tune share, task) (+exp=op_interdependency)
 OP_INFERENCE = "op_inference.csv.gz"  # one row per (task, tune share, inference share, repeat)
 FAILURES = "failures.csv"  # one row per cell whose last attempt failed (removed when it succeeds)
@@ -206,6 +207,15 @@ class TuningTimeRow:
     kept_processes: int | None = None
     scale: str | None = None  # over GPUs: strong (same total budget) or weak (budget per GPU); empty: older rows
     tasks_measured: int | None = None  # tasks with a valid measurement (of n_tasks held); empty: older rows
+
+
+@dataclass
+class MeasuredOn:
+    """Where a configuration's candidates were measured (with harness.metrics.MeasureContext)."""
+
+    cell_id: str
+    servers: int  # per GPU, sharing it (0: the baseline's local runner, alone)
+    server_share: float  # percent of the GPU per server
 
 
 @dataclass

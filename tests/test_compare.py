@@ -113,6 +113,10 @@ def test_tuning_time_baseline_and_slicetune(tmp_path, caplog):
         assert 0 < int(r["valid_trials"]) <= int(r["trials_done"])
     assert int(base["n_tasks"]) == int(st["n_tasks"])  # the shards cover the model's tasks
     assert 0 < int(st["tasks_measured"]) <= int(st["n_tasks"]) and st["scale"] == "strong"
+    measured = R.read_rows(str(out / R.MEASURES))  # every measured round with what ran beside it
+    assert {m["cell_id"] for m in measured} == {base["cell_id"], st["cell_id"]}
+    assert all(float(m["co_measuring"]) == 0 for m in measured if m["cell_id"] == base["cell_id"])
+    assert sum(int(m["candidates"]) for m in measured if m["cell_id"] == st["cell_id"]) == int(st["trials_done"])
     for r in rows.values():  # harness.metrics on every row, its curve and phase use beside it
         assert 0 < float(r["startup_s"]) < float(r["wall_s"]) and float(r["cpu_s_per_trial"]) > 0
         curve = [c for c in R.read_rows(str(out / R.CURVES)) if c["cell_id"] == r["cell_id"]]

@@ -1,8 +1,11 @@
 """harness.metrics from a fixture: two clients over two segments, with utilisation samples."""
 
+import time
+
 import pytest
 
 from harness import metrics as M
+from harness.device.monitor import Sampler
 from harness.jobs import Grant, RoundRecord, Span, TaskInfo, TuneResult
 
 T0 = 1_000_000.0  # the first segment's start (epoch)
@@ -73,3 +76,29 @@ def test_phase_use_sums_clients(clients):
     use = {u.phase: u for u in M.phase_use(clients)}
     assert use["build"].client_s == 6 and use["build"].cpu_s == 12
     assert use["measure"].client_s == 5 * 5 and use["measure"].cpu_s == 5
+
+
+def test_measure_context_counts_the_neighbours_and_reads_the_gpu(clients):
+    a = clients[0]  # measures round 0 over [T0+15, T0+20]
+    c = _client([TaskInfo("c", 1.0, 1)], [_round(0, "c", T0 + 18, 8, 1.0)])  # [T0+13, T0+18]
+    d = _client([TaskInfo("d", 1.0, 1)], [_round(0, "d", T0 + 21, 8, 1.0)])  # [T0+16, T0+21]
+    samples = [{"epoch": T0 + t, "sm_clock_mhz": 1980.0 if t < 18 else 1500.0, "gpu_power_w": 300.0}
+               for t in range(15, 21)]
+    ctx = {(x.client, x.round): x for x in M.measure_context([a, c, d], samples)}
+    first = ctx[(0, 0)]
+    assert (first.task, first.candidates, first.seconds) == ("a", 8, 5.0)
+    assert first.co_measuring == pytest.approx((3 + 4) / 5) and first.co_measuring_max == 2
+    assert (first.sm_clock_mhz, first.gpu_power_w) == (1740.0, 300.0)
+    alone = ctx[(0, 2)]  # [T0+515, T0+520]: nobody beside it, no sample inside: the nearest one
+    assert (alone.co_measuring, alone.co_measuring_max, alone.sm_clock_mhz) == (0.0, 0, 1500.0)
+    assert M.measure_context([a], [])[0].gpu_power_w is None  # cpu: no GPU samples
+
+
+def test_a_continued_timeline_keeps_its_columns(tmp_path):
+    path = tmp_path / "timeline.csv"  # made before a column was added
+    path.write_text("t_s,cpu_util_pct,epoch\n1.0,10.0,5.0\n")
+    with Sampler(str(path), "cpu", interval_s=0.05, append=True):
+        time.sleep(0.4)
+    lines = path.read_text().splitlines()
+    assert lines[0] == "t_s,cpu_util_pct,epoch" and len(lines) > 2
+    assert all(len(line.split(",")) == 3 for line in lines) and float(lines[2].split(",")[0]) > 1.0

@@ -1,7 +1,8 @@
 """Sample CPU and GPU use over a run into a timeline file (one row per sample).
 
-GPU columns come from NVML (nvidia-ml-py): utilisation, memory, SM clock and the compute
-processes on the device (under MPS: the server and its clients). On `cpu` they stay empty.
+GPU columns come from NVML (nvidia-ml-py): utilisation, memory, SM clock, the compute
+processes on the device (under MPS: the server and its clients) and power. On `cpu` they stay
+empty.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class Sample:
     gpu_procs: int | None = None
     epoch: float | None = None  # wall clock, to line samples up with phase spans
     cpu_busy_cores: float | None = None  # cpu_util_pct x the host's logical cores: CPU-s per second
+    gpu_power_w: float | None = None  # the board's power draw (absent in files made before it was sampled)
 
 
 class _NVML:
@@ -43,20 +45,27 @@ class _NVML:
         return dict(gpu_util_pct=float(nv.nvmlDeviceGetUtilizationRates(h).gpu),
                     gpu_mem_mib=nv.nvmlDeviceGetMemoryInfo(h).used / 2**20,
                     sm_clock_mhz=float(nv.nvmlDeviceGetClockInfo(h, nv.NVML_CLOCK_SM)),
-                    gpu_procs=len(procs))
+                    gpu_procs=len(procs), gpu_power_w=self._power())
+
+    def _power(self) -> float | None:
+        try:
+            return self.nv.nvmlDeviceGetPowerUsage(self.h) / 1000
+        except self.nv.NVMLError:  # not every board reports it
+            return None
 
     def close(self) -> None:
         self.nv.nvmlShutdown()
 
 
-def _last_t(path: str) -> float | None:
-    """The time of the last sample in `path`, or None when there is none to continue."""
+def _continued(path: str) -> tuple[float | None, list[str] | None]:
+    """(time of the last sample, columns) of `path`; (None, None) when there is none to continue."""
     try:
         with open(path, newline="") as f:
-            rows = list(csv.DictReader(f))
+            r = csv.DictReader(f)
+            rows = list(r)
     except OSError:
-        return None
-    return float(rows[-1]["t_s"]) if rows else None
+        return None, None
+    return (float(rows[-1]["t_s"]), list(r.fieldnames or [])) if rows else (None, None)
 
 
 class Sampler:
@@ -65,7 +74,7 @@ class Sampler:
 
     def __init__(self, path: str, platform: str, device_id: int = 0, interval_s: float = 1.0, append: bool = False):
         self.path, self.platform, self.device_id, self.interval_s = path, platform, device_id, interval_s
-        self.offset = _last_t(path) if append else None
+        self.offset, self.columns = _continued(path) if append else (None, None)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="sampler", daemon=True)
 
@@ -84,7 +93,9 @@ class Sampler:
         os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
         try:
             with open(self.path, "a" if self.offset is not None else "w", newline="") as f:
-                w = csv.DictWriter(f, fieldnames=[x.name for x in fields(Sample)])
+                # a continued file keeps its columns (one made before a column was added goes on without it)
+                cols = self.columns or [x.name for x in fields(Sample)]
+                w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
                 if self.offset is None:
                     w.writeheader()
                 while not self._stop.wait(self.interval_s):

@@ -106,7 +106,8 @@ class TuningTime(Comparison):
         trials = sum(r.trials_done for r in clients)
         clock = M.Clock(state.windows)
         pts = M.curve(clients, clock)
-        m = M.metrics(clients, clock, M.read_samples(os.path.join(cell.work_dir, TIMELINE)), pts)
+        samples = M.read_samples(os.path.join(cell.work_dir, TIMELINE))
+        m = M.metrics(clients, clock, samples, pts)
         row = R.TuningTimeRow(
             cell.id, str(p.mode), p.clients, p.servers, p.server_share, p.gpus,
             str(p.split) if p.mode == "slicetune" else "", trials,
@@ -117,6 +118,8 @@ class TuningTime(Comparison):
         ctx, ref = self.context(inf.grant.device, inf.tvm_version, cell.tuner), R.CellRef(cell.id)
         self.save(R.CURVES, [R.flatten(ctx, ref, pt) for pt in pts], cell.id)
         self.save(R.PHASE_USE, [R.flatten(ctx, ref, u) for u in M.phase_use(clients)], cell.id)
+        on = R.MeasuredOn(cell.id, p.servers, p.server_share)
+        self.save(R.MEASURES, [R.flatten(ctx, on, mc) for mc in M.measure_context(clients, samples)], cell.id)
         self.save(R.TUNING_TIME, [R.flatten(ctx, row)], cell.id)
         self.finish(cell, clients)
         log.info("%s: %d trials in %.1f s (%.2f trials/s; steady %s), start-up %s s, %.3f ms", p.label, trials,
