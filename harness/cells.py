@@ -133,6 +133,7 @@ class GridPoint:
     shared: bool = False  # queue: the clients' cost models learn from each other's measurements
     hold: int = 1  # queue: tasks a client tunes in turn
     scale: Scale = Scale.strong  # weak: the trial budget is per GPU (one GPU: always strong)
+    verify: int = 0  # top-k candidates per task measured again alone (slicetune.verify_top_k)
 
     @property
     def label(self) -> str:
@@ -143,6 +144,7 @@ class GridPoint:
         how = "" if self.split == Split.lpt else f"-{self.split}"  # lpt came first: its cells kept their ids
         how += f"-h{self.hold}" if self.split == Split.queue and self.hold != 1 else ""  # one at a time came first
         how += "-shared" if self.shared else ""
+        how += f"-v{self.verify}" if self.verify else ""
         return f"k{self.clients}-s{self.servers}-p{self.server_share:g}{g}-{self.builder}{how}"
 
 
@@ -159,7 +161,8 @@ def grid(cfg: SweepConf) -> list[GridPoint]:
                             queue = st.split == Split.queue
                             out.append(GridPoint(Mode.slicetune, b, k * g if st.clients_per_gpu else k, s,
                                                  round(p or 100.0 / s, 2), g, st.split, st.shared_cost_model and queue,
-                                                 st.hold if queue else 1, sc if g > 1 else Scale.strong))
+                                                 st.hold if queue else 1, sc if g > 1 else Scale.strong,
+                                                 st.verify_top_k))
     return list(dict.fromkeys(out))
 
 

@@ -149,6 +149,9 @@ class SliceTuneConf:
     clients_per_gpu: bool = False
     # strong: tuner.trials in all; weak: tuner.trials (and its per-task cap) per GPU
     scale: list[Scale] = field(default_factory=lambda: [Scale.strong])
+    # after tuning, each task's top k candidates measured again alone on the GPU at the tuning share;
+    # the model is compiled from the best by that measurement (0: off; cells -v<k>)
+    verify_top_k: int = 0
     split: Split = Split.queue  # queue: clients take tasks as they go; lpt, round_robin: fixed shards
     # queue: tasks a client holds at once and tunes a round each in turn (1: one task to its end)
     hold: int = 4

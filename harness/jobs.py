@@ -230,8 +230,8 @@ class OpSource:
 
 @dataclass
 class OpsInferJob:
-    """Measure each task's best kernel from each source's database (harness.worker.ops), in one
-    process on one share."""
+    """Measure each task's `top_k` best kernels from each source's database (harness.worker.ops),
+    in one process on one share; with `verified_dir`, write them there with these times."""
 
     place: Placement
     task_modules: str  # harness.jobs.TaskList.modules
@@ -239,6 +239,8 @@ class OpsInferJob:
     sources: list[OpSource]
     infer: InferConf
     seed: int = 0
+    top_k: int = 1
+    verified_dir: str = ""
 
 
 @dataclass
@@ -246,6 +248,8 @@ class OpMeasured:
     task: str
     tune_share: float
     latencies_us: list[float]  # one per repeat
+    rank: int = 0  # in its database (0: the best as tuned)
+    tuned_us: float | None = None  # as the database has it (measured while tuning)
 
 
 @dataclass

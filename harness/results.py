@@ -26,6 +26,7 @@ TUNING_TIME = "tuning_time.csv"  # one row per tuning configuration (+exp=tuning
 THROUGHPUT = "throughput.csv"  # one row per (set of jobs, job) (+exp=throughput)
 CURVES = "tuning_curves.csv.gz"  # one row per (configuration, round end): estimated model latency vs time
 PHASE_USE = "phase_use.csv"  # one row per (configuration, phase): client-seconds and CPU-seconds
+VERIFY = "verify.csv.gz"  # one row per (configuration, task, top-k candidate): as tuned and measured alone
 MEASURES = "measure_context.csv.gz"  # one row per (configuration, client, measured round): what ran beside it
 OP_TUNING = "op_tuning.csv"  # one row per (tune share, task) (+exp=op_interdependency)
 OP_INFERENCE = "op_inference.csv.gz"  # one row per (task, tune share, inference share, repeat)
@@ -207,6 +208,20 @@ class TuningTimeRow:
     kept_processes: int | None = None
     scale: str | None = None  # over GPUs: strong (same total budget) or weak (budget per GPU); empty: older rows
     tasks_measured: int | None = None  # tasks with a valid measurement (of n_tasks held); empty: older rows
+    verify_s: float | None = None  # the top-k candidates measured again alone (slicetune.verify_top_k)
+
+
+@dataclass
+class Verified:
+    """A task's candidate of rank `rank` in its client's database: its time there (measured beside
+    the other servers while tuning) and measured again alone at the tuning share."""
+
+    cell_id: str
+    task: str
+    rank: int
+    tuned_us: float | None
+    isolated_us: float  # median of the repeats
+    chosen: bool  # the fastest of the task's candidates measured alone: the one compiled
 
 
 @dataclass

@@ -170,6 +170,7 @@ def _check_ranges(cfg: SweepConf) -> None:
     _each("slicetune.server_shares", st.server_shares, lambda v: _number("share", v, strict=False, high=100))
     _each("slicetune.builders", st.builders, lambda v: None)
     _number("slicetune.hold", st.hold)
+    _number("slicetune.verify_top_k", st.verify_top_k, strict=False)
     if st.tracker:
         address("slicetune.tracker", st.tracker)
         if cfg.experiment not in (Experiment.tuning_time, Experiment.scaling):

@@ -33,6 +33,8 @@ def test_grid_has_the_baselines_then_every_slicetune_point():
         == "k4-s2-p50-local-queue-h4-shared"
     assert GridPoint("slicetune", "local", 4, 2, 50.0, split="queue").label == "k4-s2-p50-local-queue"
     assert GridPoint("slicetune", "local", 4, 2, 50.0, split="lpt").label == "k4-s2-p50-local"
+    assert GridPoint("slicetune", "local", 4, 2, 50.0, split="queue", shared=True, hold=4, verify=5).label \
+        == "k4-s2-p50-local-queue-h4-shared-v5"
     assert {c.label for c in g} >= {"baseline-local", "k4-s2-p50-local-queue-h4-shared",
                                     "k1-s1-p100-local-queue-h4-shared"}
 
@@ -134,6 +136,23 @@ def test_tuning_time_baseline_and_slicetune(tmp_path, caplog):
     for mode, r in rows.items():
         for col in ("trials_done", "wall_s", "segments"):
             assert again[mode][col] == r[col], (mode, col)
+
+
+@pytest.mark.slow
+def test_verification_measures_the_top_k_alone_and_compiles_the_best(tmp_path):
+    cfg = conf(tmp_path, name="tv", experiment="tuning_time",
+               slicetune=SliceTuneConf(baseline=False, clients=[2], servers=[2], builders=["persistent"],
+                                       verify_top_k=2))
+    assert run_sweep(cfg).ran
+    out = tmp_path / "results" / "cpu" / "tv"
+    (row,) = R.read_rows(str(out / R.TUNING_TIME))
+    assert row["cell_id"].endswith("-v2") and float(row["verify_s"]) > 0 and float(row["final_latency_ms"]) > 0
+    checked = pd.read_csv(out / R.VERIFY)
+    assert len(checked) and (checked["isolated_us"] > 0).all() and (checked["tuned_us"] > 0).all()
+    per_task = checked.groupby("task")
+    assert (per_task["rank"].max() <= 1).all() and (per_task["chosen"].sum() == 1).all()
+    verified = tmp_path / "runs" / "cpu" / "tv" / row["cell_id"] / "verified" / "database_tuning_record.json"
+    assert len(verified.read_text().splitlines()) == len(checked)  # what was measured alone, with those times
 
 
 @pytest.mark.slow

@@ -128,10 +128,12 @@ class Jobs:
         job = VendorJob(self.place(share), model, items, self.cfg.infer, self.cfg.tuner.seed)
         return run_job("vendor", job, step, share, self.mps_dir, deadline=self.timeout)
 
-    def ops(self, tasks: list[str], sources: list[OpSource], share: Share, step: Step) -> OpsInferResult:
-        """Each task's best kernel from each source's database, timed on `share`."""
+    def ops(self, tasks: list[str], sources: list[OpSource], share: Share, step: Step, top_k: int = 1,
+            verified_dir: str = "") -> OpsInferResult:
+        """Each task's best kernel (or `top_k`) from each source's database, timed on `share` (and
+        written with those times to a database in `verified_dir`)."""
         job = OpsInferJob(self.place(share), self.tasks().modules or "", tasks, sources, self.cfg.infer,
-                          self.cfg.tuner.seed)
+                          self.cfg.tuner.seed, top_k, verified_dir)
         return run_job("ops", job, step, share, self.mps_dir, deadline=self.timeout)
 
     def measure(self, model: ModelConf, cell_id: str, work_dir: str, database_dirs: list[str]) -> InferResult:

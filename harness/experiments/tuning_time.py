@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import shutil
+import time
 
 from harness import metrics as M
 from harness import results as R
@@ -19,8 +21,8 @@ from harness.cells import Cell, GridPoint, grid, grid_cells
 from harness.device.gpu import visible_gpus
 from harness.experiments.comparison import Comparison, Segment, check_measured, median_std
 from harness.config import Builder
-from harness.jobs import Share, TaskList, TuneResult
-from harness.layout import PROGRESS, SERVERS, TIMELINE, client_dir
+from harness.jobs import OpSource, Share, TaskList, TuneResult
+from harness.layout import PROGRESS, SERVERS, TIMELINE, Step, client_dir
 from harness.slicetune.clients import ClientSetup, tune_sharded
 from harness.slicetune.servers import RemotePool, ServerPool
 from harness.validation import address
@@ -98,9 +100,30 @@ class TuningTime(Comparison):
         if seg.complete:
             self._record(cell, p, clients, db_dirs, seg)
 
+    def _verify(self, cell: Cell, p: GridPoint, db_dirs: list[str]):
+        """With slicetune.verify_top_k: each task's top-k candidates of every client's database
+        measured again alone at the tuning share, kept with those times in a database of their
+        own, which the model is compiled from. (database dirs, R.Verified rows, seconds)"""
+        if not p.verify:
+            return db_dirs, [], None
+        t0, out = time.perf_counter(), os.path.join(cell.work_dir, "verified")
+        shutil.rmtree(out, ignore_errors=True)  # made again whole (a cut-short attempt's is not trusted)
+        os.makedirs(out)
+        sources = [OpSource(p.server_share, d) for d in db_dirs]
+        names = [t.name for t in self.tasks().tasks]
+        share = Share(self.cfg.platform.name, p.server_share)
+        res = self.jobs.ops(names, sources, share, Step(cell.work_dir, "verify"), p.verify, out)
+        rows = []
+        for name in names:
+            mine = [(sorted(m.latencies_us)[len(m.latencies_us) // 2], m) for m in res.measured if m.task == name]
+            best = min((t for t, _ in mine), default=None)
+            rows += [R.Verified(cell.id, name, m.rank, m.tuned_us, round(t, 3), t == best) for t, m in mine]
+        return [out], rows, round(time.perf_counter() - t0, 2)
+
     def _record(self, cell: Cell, p: GridPoint, clients: list[TuneResult], db_dirs: list[str], seg: Segment):
         cfg, state = self.cfg, seg.state
         valid = check_measured(p.label, clients, os.path.join(cell.work_dir, "*", "logs"))
+        db_dirs, checked, verify_s = self._verify(cell, p, db_dirs)
         inf = self.jobs.measure(cfg.model, cell.id, cell.work_dir, db_dirs)
         med, std = median_std(inf.measured[0].latencies_ms)
         trials = sum(r.trials_done for r in clients)
@@ -114,12 +137,14 @@ class TuningTime(Comparison):
             valid, sum(len(r.tasks) for r in clients), state.wall_s, max(r.wall_s for r in clients),
             trials / state.wall_s, state.segments, med, std, inf.grant.units, self.jobs.builder_timeout_s(),
             **dataclasses.asdict(m), kept_processes=sum(r.started_kept for r in clients), scale=str(p.scale),
-            tasks_measured=len({rd.task for r in clients for rd in r.rounds if rd.valid}))
+            tasks_measured=len({rd.task for r in clients for rd in r.rounds if rd.valid}), verify_s=verify_s)
         ctx, ref = self.context(inf.grant.device, inf.tvm_version, cell.tuner), R.CellRef(cell.id)
         self.save(R.CURVES, [R.flatten(ctx, ref, pt) for pt in pts], cell.id)
         self.save(R.PHASE_USE, [R.flatten(ctx, ref, u) for u in M.phase_use(clients)], cell.id)
         on = R.MeasuredOn(cell.id, p.servers, p.server_share)
         self.save(R.MEASURES, [R.flatten(ctx, on, mc) for mc in M.measure_context(clients, samples)], cell.id)
+        if checked:
+            self.save(R.VERIFY, [R.flatten(ctx, v) for v in checked], cell.id)
         self.save(R.TUNING_TIME, [R.flatten(ctx, row)], cell.id)
         self.finish(cell, clients)
         log.info("%s: %d trials in %.1f s (%.2f trials/s; steady %s), start-up %s s, %.3f ms", p.label, trials,

@@ -1,5 +1,6 @@
-"""Operator kernels across shares: each task's best schedule from each tune share's database,
-built and timed on this process's share (op_interdependency's measurement)."""
+"""Operator kernels across shares: each task's best schedule (or top k) from each tune share's
+database, built and timed on this process's share (op_interdependency's measurement; a Slice-Tune
+run's verification, which keeps the top k with these times in a database of their own)."""
 
 from __future__ import annotations
 
@@ -16,13 +17,32 @@ from harness.worker.target import grant, make_target, tvm_device
 from harness.worker.tasks import load_saved
 
 
-def best_kernel(db, mod, target):
-    """The database's best schedule of `mod`, built; None where it has no valid record."""
-    sch = db.query_schedule(mod, target=target, workload_name="main")
-    if sch is None:
-        return None, None
-    built = RemoveWeightLayoutRewriteBlock(skip_tensor_rewrite=True)(sch.mod)
+def _built(mod, target):
+    built = RemoveWeightLayoutRewriteBlock(skip_tensor_rewrite=True)(mod)
     return tvm_build(built, target=target), built
+
+
+def top_kernels(db, mod, k: int):
+    """The database's `k` best valid records of `mod` (fastest first); none where it has no workload."""
+    return db.get_top_k(db.commit_workload(mod), k) if db.has_workload(mod) else []
+
+
+def _mean_us(rec) -> float | None:
+    secs = [float(s) for s in rec.run_secs or []]
+    return 1e6 * sum(secs) / len(secs) if secs else None
+
+
+def _measured(db, mod, name, src, job, target, dev, out):
+    """`name`'s top-k kernels from `db`, each timed here (and kept in `out`, if any)."""
+    got = []
+    for rank, rec in enumerate(top_kernels(db, mod, job.top_k)):
+        rt, built = _built(rec.as_measure_candidate().sch.mod, target)
+        times = time_us(rt, built, dev, job.infer)
+        got.append(OpMeasured(name, src.tune_share, times, rank, _mean_us(rec)))
+        if out is not None:
+            out.commit_tuning_record(ms.database.TuningRecord(
+                rec.trace, out.commit_workload(mod), [t / 1e6 for t in times], rec.target, rec.args_info))
+    return got
 
 
 def time_us(rt, mod, dev, conf) -> list[float]:
@@ -43,13 +63,13 @@ def run(job: OpsInferJob) -> OpsInferResult:
     dev = tvm_device(job.place.platform, job.place.device_id)
     tasks, _ = load_saved(job.task_modules, target)
     mods = {t.task_name: t.dispatched[0] for t in tasks if t.task_name in set(job.tasks)}
+    verified = ms.database.JSONDatabase(work_dir=job.verified_dir) if job.verified_dir else None
     out, missing = [], []
     for src in job.sources:
         db = ms.database.JSONDatabase(work_dir=src.work_dir)
         for name in job.tasks:
-            rt, built = best_kernel(db, mods[name], target)
-            if rt is None:
+            got = _measured(db, mods[name], name, src, job, target, dev, verified)
+            out += got
+            if not got:
                 missing.append(f"{name}@{src.tune_share:g}")
-                continue
-            out.append(OpMeasured(name, src.tune_share, time_us(rt, built, dev, job.infer)))
     return OpsInferResult(g, tvm.__version__, out, missing)
