@@ -6,7 +6,7 @@ import os
 
 import pandas as pd
 
-from analysis import interdependency, ops, scaling, throughput, tuning_time
+from analysis import fidelity, interdependency, ops, scaling, throughput, tuning_time
 from analysis.load import Experiment, experiment_dirs, read_dir, split_exp
 from analysis.style import Saver
 from harness.results import OP_INFERENCE, OP_TUNING, THROUGHPUT, TUNING_TIME
@@ -20,6 +20,7 @@ FAMILIES = {
     "scaling": scaling.figures,
     "throughput": throughput.figures,
     "op_interdependency": ops.figures,
+    "fidelity": fidelity.figures,
 }
 
 

@@ -29,6 +29,7 @@ class Experiment(StrEnum):
     throughput = "throughput"
     scaling = "scaling"
     op_interdependency = "op_interdependency"
+    fidelity = "fidelity"
 
 
 class Builder(StrEnum):

@@ -173,16 +173,22 @@ def _check_ranges(cfg: SweepConf) -> None:
     _number("slicetune.verify_top_k", st.verify_top_k, strict=False)
     if st.tracker:
         address("slicetune.tracker", st.tracker)
-        if cfg.experiment not in (Experiment.tuning_time, Experiment.scaling):
-            raise ConfigError(f"slicetune.tracker is not allowed with +exp={cfg.experiment}: only tuning_time and "
-                              "scaling cells use servers started elsewhere")
-    if cfg.platform.name == "cpu" and cfg.experiment in (Experiment.tuning_time, Experiment.scaling) \
+        if cfg.experiment not in GRIDS:
+            raise ConfigError(f"slicetune.tracker is not allowed with +exp={cfg.experiment}: only tuning_time, "
+                              "scaling and fidelity cells use servers started elsewhere")
+    if cfg.experiment == Experiment.fidelity and not st.verify_top_k:
+        raise ConfigError("slicetune.verify_top_k=0 is not allowed with +exp=fidelity: it compares the "
+                          "candidates measured while tuning with the same measured alone; give K >= 2")
+    if cfg.platform.name == "cpu" and cfg.experiment in GRIDS \
             and 1 not in st.gpus:
         raise ConfigError(f"slicetune.gpus={list(st.gpus)} is not allowed on platform=cpu: the CPU is one device, "
                           "so only 1 can run")
     if cfg.experiment == Experiment.throughput:
         _each("throughput.models", cfg.throughput.models, _builtin)
         _each("throughput.modes", cfg.throughput.modes, lambda v: None)
+
+
+GRIDS = (Experiment.tuning_time, Experiment.scaling, Experiment.fidelity)  # the tuning_time grid's experiments
 
 
 def address(what: str, value: str) -> tuple[str, int]:

@@ -63,7 +63,7 @@ def test_no_clients_runs_the_baselines_only():
     assert grid(cfg) == [GridPoint("baseline", "local"), GridPoint("baseline", "persistent")]
 
 
-@pytest.mark.parametrize("exp", ["tuning_time", "throughput", "scaling"])
+@pytest.mark.parametrize("exp", ["tuning_time", "throughput", "scaling", "fidelity"])
 def test_experiments_compose_and_validate(exp):
     with initialize_config_dir(version_base="1.3", config_dir=CONF):
         cfg = to_conf(compose("config", overrides=[f"+exp={exp}"]))

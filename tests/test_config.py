@@ -101,6 +101,8 @@ def test_tuner_fingerprint_tracks_settings():
     (["+exp=tuning_time", "slicetune.builders=[]"], "slicetune.builders is empty"),
     (["+exp=throughput", "throughput.modes=[]"], "throughput.modes is empty"),
     (["+exp=quick_scaling", "slicetune.gpus=[2]"], "slicetune.gpus=[2] is not allowed on platform=cpu"),
+    (["+exp=fidelity", "slicetune.verify_top_k=0"], "slicetune.verify_top_k=0 is not allowed with +exp=fidelity"),
+    (["+exp=fidelity", "slicetune.verify_top_k=-1"], "slicetune.verify_top_k=-1 is not allowed"),
     (["results_dir=/etc/hostname"], "results_dir='/etc/hostname' is not allowed: it is a file"),
 ])
 def test_cli_rejects_bad_input_before_any_work(dirs, overrides, needle):
@@ -115,7 +117,7 @@ def test_cli_rejects_bad_input_before_any_work(dirs, overrides, needle):
 
 def test_no_experiment_lists_them(dirs):
     r = sweep_cli("platform=cpu")
-    assert r.returncode == 2 and "add +exp=NAME, one of: interdependency" in r.stderr
+    assert r.returncode == 2 and "add +exp=NAME, one of: fidelity, interdependency," in r.stderr
 
 
 @pytest.mark.parametrize("content, needle", [(b"", "it has no graph"), (b"\x08\x07not onnx", "not a valid ONNX model")])

@@ -20,7 +20,9 @@ from harness.results import (
     ThroughputRow,
     TuneRow,
     TuningTimeRow,
+    VERIFY,
 )
+from analysis.fidelity import task_fidelity
 
 COMPARISON_PX, SCALING_PX = 1200, 800  # widths at 100 dpi: three panels vs two
 
@@ -122,6 +124,26 @@ def test_strong_and_weak_scaling_share_one_figure(tmp_path):
     for r in rows:
         write_timeline(d, r["cell_id"], r["clients"])
     assert sorted(figures(tmp_path)) == ["scaling_tiny_cnn_b1.png", "scaling_tiny_cnn_b1_timelines.png"]
+
+
+def test_fidelity_from_the_verified_candidates(tmp_path):
+    d = tmp_path / "cuda" / "fidelity"
+    tuned = [10.0, 11.0, 12.0, 13.0, 14.0, 15.0]
+    alone = {"c-s1": [10.0, 11.0, 12.0, 13.0, 14.0, 15.0],  # ranked as alone
+             "c-s2": [12.0, 13.0, 10.5, 11.0, 16.0, 14.0]}  # the one chosen as tuned is 12/10.5 off
+    rows, verified = [], []
+    for cell, servers in (("c-s1", 1), ("c-s2", 2)):
+        rows.append({**config_row("fidelity", cell, "slicetune", "persistent", 50.0, clients=4), "servers": servers})
+        verified += [{**context("fidelity"), "cell_id": cell, "task": "t", "rank": i, "tuned_us": t,
+                      "isolated_us": a, "chosen": a == min(alone[cell])} for i, (t, a) in enumerate(zip(tuned, alone[cell]))]
+    write_rows(d, TUNING_TIME, rows)
+    write_rows(d, VERIFY, verified)
+    f = task_fidelity(pd.DataFrame(verified), k=3).set_index("cell_id")
+    assert f.loc["c-s1", "spearman_all"] == pytest.approx(1.0) and f.loc["c-s1", "regret"] == 1.0
+    assert f.loc["c-s2", "spearman_all"] < 0.95 and f.loc["c-s2", "regret"] == pytest.approx(12 / 10.5)
+    assert f.loc["c-s2", "regret_verified"] == 1.0  # the best alone is in the top 3 as tuned
+    assert f.loc["c-s2", "spearman_top"] == pytest.approx(-0.5)
+    assert "fidelity_tiny_cnn_b1.png" in figures(tmp_path)
 
 
 @pytest.mark.parametrize("baseline, width", [(True, COMPARISON_PX), (False, SCALING_PX)])

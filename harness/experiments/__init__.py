@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from harness.config import Experiment, SweepConf
 from harness.experiments.base import Base, Summary
+from harness.experiments.fidelity import Fidelity
 from harness.experiments.interdependency import Interdependency
 from harness.experiments.op_interdependency import OpInterdependency
 from harness.experiments.scaling import Scaling
@@ -18,6 +19,7 @@ EXPERIMENTS: dict[Experiment, type[Base]] = {
     Experiment.throughput: Throughput,
     Experiment.scaling: Scaling,
     Experiment.op_interdependency: OpInterdependency,
+    Experiment.fidelity: Fidelity,
 }
 
 
