@@ -81,6 +81,7 @@ def test_experiments_compose_and_validate(exp):
     (dict(experiment="throughput", throughput=ThroughputConf(models=["onnx"])), "throughput.models has 'onnx'"),
     (dict(experiment="throughput", throughput=ThroughputConf(modes=[])), "throughput.modes is empty"),
     (dict(experiment="sideways"), "experiment='sideways'"),
+    (dict(slicetune=SliceTuneConf(verify_top_k=-1)), "slicetune.verify_top_k=-1 is not allowed"),
 ])
 def test_bad_comparison_settings_are_named(change, bad):
     with pytest.raises(ConfigError, match=bad.replace("[", r"\[")):
@@ -96,7 +97,7 @@ def conf(tmp_path, **kw) -> SweepConf:
 @pytest.mark.slow
 def test_tuning_time_baseline_and_slicetune(tmp_path, caplog):
     cfg = conf(tmp_path, name="tt", experiment="tuning_time",
-               slicetune=SliceTuneConf(clients=[2], servers=[2], builders=["persistent"]))
+               slicetune=SliceTuneConf(clients=[2], servers=[2], builders=["persistent"], verify_top_k=2))
     with caplog.at_level(logging.INFO, logger="harness"):
         summary = run_sweep(cfg)
     assert len(summary.ran) == 2 and not summary.paused
@@ -115,6 +116,14 @@ def test_tuning_time_baseline_and_slicetune(tmp_path, caplog):
         assert 0 < int(r["valid_trials"]) <= int(r["trials_done"])
     assert int(base["n_tasks"]) == int(st["n_tasks"])  # the shards cover the model's tasks
     assert 0 < int(st["tasks_measured"]) <= int(st["n_tasks"]) and st["scale"] == "strong"
+    # verification: the top 2 of each task measured again alone, the model compiled from the best of them
+    assert st["cell_id"].endswith("-v2") and float(st["verify_s"]) > 0 and base["verify_s"] == ""
+    checked = pd.read_csv(out / R.VERIFY)
+    assert set(checked["cell_id"]) == {st["cell_id"]} and (checked["isolated_us"] > 0).all()
+    per_task = checked.groupby("task")
+    assert (per_task["rank"].max() <= 1).all() and (per_task["chosen"].sum() == 1).all()
+    verified = tmp_path / "runs" / "cpu" / "tt" / st["cell_id"] / "verified" / "database_tuning_record.json"
+    assert len(verified.read_text().splitlines()) == len(checked)  # what was measured alone, with those times
     measured = R.read_rows(str(out / R.MEASURES))  # every measured round with what ran beside it
     assert {m["cell_id"] for m in measured} == {base["cell_id"], st["cell_id"]}
     assert all(float(m["co_measuring"]) == 0 for m in measured if m["cell_id"] == base["cell_id"])
@@ -136,23 +145,6 @@ def test_tuning_time_baseline_and_slicetune(tmp_path, caplog):
     for mode, r in rows.items():
         for col in ("trials_done", "wall_s", "segments"):
             assert again[mode][col] == r[col], (mode, col)
-
-
-@pytest.mark.slow
-def test_verification_measures_the_top_k_alone_and_compiles_the_best(tmp_path):
-    cfg = conf(tmp_path, name="tv", experiment="tuning_time",
-               slicetune=SliceTuneConf(baseline=False, clients=[2], servers=[2], builders=["persistent"],
-                                       verify_top_k=2))
-    assert run_sweep(cfg).ran
-    out = tmp_path / "results" / "cpu" / "tv"
-    (row,) = R.read_rows(str(out / R.TUNING_TIME))
-    assert row["cell_id"].endswith("-v2") and float(row["verify_s"]) > 0 and float(row["final_latency_ms"]) > 0
-    checked = pd.read_csv(out / R.VERIFY)
-    assert len(checked) and (checked["isolated_us"] > 0).all() and (checked["tuned_us"] > 0).all()
-    per_task = checked.groupby("task")
-    assert (per_task["rank"].max() <= 1).all() and (per_task["chosen"].sum() == 1).all()
-    verified = tmp_path / "runs" / "cpu" / "tv" / row["cell_id"] / "verified" / "database_tuning_record.json"
-    assert len(verified.read_text().splitlines()) == len(checked)  # what was measured alone, with those times
 
 
 @pytest.mark.slow
