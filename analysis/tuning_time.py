@@ -167,7 +167,7 @@ def per_configuration(x: Experiment, save, chart) -> None:
         cap = base["max_trials_per_task"] if "max_trials_per_task" in g else None
         per = (f" (at most {int(cap) // per_gpu(base)} per task; tasks with fewer schedules end sooner)"
                if pd.notna(cap) else "")
-        weak = " (weak scaling: per GPU)" if (g.get("scale") == "weak").any() else ""
+        weak = " (weak scaling: per GPU)" if "scale" in g and (g["scale"] == "weak").any() else ""
         head = caption(f"{x.exp}: {model} (batch {batch}) on {on}, a budget of {int(base['trials']) // per_gpu(base)} "
                        f"trials per configuration{weak}{per}", measured(g))
         save(chart(g, caption(head, depth(g))), f"{name}.png")
