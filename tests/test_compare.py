@@ -89,7 +89,9 @@ def test_bad_comparison_settings_are_named(change, bad):
 
 
 def conf(tmp_path, **kw) -> SweepConf:
-    return SweepConf(model=ModelConf(name="tiny_mlp"), tuner=TunerConf(trials=8, trials_per_round=4),
+    # a small search: the sweep's machinery is under test, not the search's quality
+    return SweepConf(model=ModelConf(name="tiny_mlp"), tuner=TunerConf(trials=8, trials_per_round=4, population=16,
+                                                                        genetic_iters=1, init_min_unmeasured=4),
                      infer=InferConf(warmup=1, number=5, repeats=3),
                      results_dir=str(tmp_path / "results"), runs_dir=str(tmp_path / "runs"), **kw)
 

@@ -114,7 +114,8 @@ def test_queue_clients_take_each_task_once_and_continue_after_a_pause(tmp_path):
     from harness.taskqueue import TaskQueue
 
     infos, modules = _saved_tasks(tmp_path, "tiny_cnn")
-    tuner = TunerConf(trials=2 * len(infos), trials_per_round=2, builder_workers=1, scheduler="rolling")
+    tuner = TunerConf(trials=2 * len(infos), trials_per_round=2, builder_workers=1, scheduler="rolling",
+                      population=16, genetic_iters=1, init_min_unmeasured=4)  # a small search: the queue is under test
     setup = ClientSetup(ModelConf(name="tiny_cnn"), tuner, task_modules=modules)
     with ServerPool([Share("cpu", 50), Share("cpu", 50)], str(tmp_path / "pool")) as pool:
         first = tune_sharded(setup, infos, pool, clients=2, work_dir=str(tmp_path), deadline_s=0.1)
