@@ -10,7 +10,7 @@ from analysis.load import Experiment, variants
 from analysis.provenance import caption, commit_note, depth, machine
 from harness.results import TUNING_TIME, VERIFY
 
-TOP_K = 5  # the verification step's default: how many candidates per task it measures again
+TOP_K = 5  # candidates per task a verification step measures again (issue 15's k)
 MIN_CANDIDATES = 3  # fewer per task give no rank correlation
 
 

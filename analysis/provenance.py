@@ -94,7 +94,7 @@ def tag(labels: pd.Series, rows: pd.DataFrame) -> pd.Series:
     return labels + " [" + rows["git_commit"].astype(str).str[:7] + "]" if len(commits(rows)) > 1 else labels
 
 
-def caption(*lines: str, width: int = 190) -> str:
-    """The non-empty lines, one under another, each wrapped at `width` characters (190 fit a
-    12-inch figure's title at 9 points)."""
-    return "\n".join(textwrap.fill(line, width) for line in lines if line)
+def caption(*lines: str) -> str:
+    """The non-empty lines, one under another, each wrapped at 190 characters (a 12-inch figure's
+    title at 9 points; a suptitle drawn with wrap=True narrows it to its figure)."""
+    return "\n".join(textwrap.fill(line, 190) for line in lines if line)

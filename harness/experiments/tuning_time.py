@@ -115,7 +115,7 @@ class TuningTime(Comparison):
         res = self.jobs.ops(names, sources, share, Step(cell.work_dir, "verify"), p.verify, out)
         rows = []
         for name in names:
-            mine = [(sorted(m.latencies_us)[len(m.latencies_us) // 2], m) for m in res.measured if m.task == name]
+            mine = [(median_std(m.latencies_us)[0], m) for m in res.measured if m.task == name]
             best = min((t for t, _ in mine), default=None)
             rows += [R.Verified(cell.id, name, m.rank, m.tuned_us, round(t, 3), t == best) for t, m in mine]
         return [out], rows, round(time.perf_counter() - t0, 2)

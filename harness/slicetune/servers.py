@@ -71,22 +71,23 @@ def plan_servers(shares: list[Share], devices: list[int], node: str = "") -> lis
             for i, s in enumerate(shares)]
 
 
+def _summary(host: str, port: int) -> dict | None:
+    """The tracker's summary; None when it does not answer."""
+    try:
+        return tracker.summary(host, port)
+    except OSError:
+        return None
+
+
 def registered(host: str, port: int) -> dict[str, int]:
     """Servers connected to the tracker at host:port, per key (busy ones included); {} when it does
     not answer."""
-    try:
-        info = tracker.summary(host, port).get("server_info", [])
-    except OSError:
-        return {}
+    info = (_summary(host, port) or {}).get("server_info", [])
     return dict(Counter(i["key"].split(":", 1)[1] for i in info if str(i.get("key", "")).startswith("server:")))
 
 
 def tracker_answers(host: str, port: int) -> bool:
-    try:
-        tracker.summary(host, port)
-        return True
-    except OSError:
-        return False
+    return _summary(host, port) is not None
 
 
 class ServerPool:

@@ -62,10 +62,10 @@ class Queued(PyTaskScheduler):
         i = self.names.index(entry.name)
         return not tasks[i].is_terminated and self.trials_of(entry.name) < entry.trials
 
-    def _give_up_failed(self, tasks) -> None:
+    def _give_up_failed(self, mine, tasks) -> None:
         """Hand back the held tasks whose search ended before measuring anything here: another
         client's search may start on them (one that stays with us is never tuned)."""
-        for e in self.queue.held(self.client):
+        for e in mine:
             if tasks[self.names.index(e.name)].is_terminated and self.trials_of(e.name) == 0:
                 print(f"task queue: gave {e.name} back (its search ended before measuring anything)", flush=True)
                 self.queue.give_up(self.client, e.name)
@@ -75,8 +75,9 @@ class Queued(PyTaskScheduler):
         if self.running and not tasks[self.current].is_terminated:
             self.join_running_task(self.current)
         self.running = False
-        self._give_up_failed(tasks)
-        held = [e for e in self.queue.held(self.client) if self._open(e, tasks)]
+        mine = self.queue.held(self.client)  # one read of the queue a round
+        self._give_up_failed(mine, tasks)
+        held = [e for e in mine if self._open(e, tasks)]  # a task given up is terminated: not open
         while len(held) < self.hold:  # one new task a round, so the clients take turns at the queue
             entry = self.queue.take(self.client)
             if entry is None:
