@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from harness.results import existing
+from harness.results import existing, timeline_file
 from harness.results import (CURVES, INFERENCE, OP_INFERENCE, OP_TUNING, PHASE_USE, PHASES, ROUNDS, THROUGHPUT,
                              TUNING, TUNING_TIME, VERIFY)
 
@@ -60,12 +60,14 @@ def split_exp(frames: dict[str, pd.DataFrame], default: str) -> dict[str, dict[s
 
 
 def experiment_dirs(root: str) -> list[str]:
-    """Directories holding result files below `root` (results/, results/<platform>, or one exp)."""
+    """Directories holding result files below `root` (results/, results/<platform>, or one exp),
+    less those under an `archive/` directory (superseded rows, kept but not drawn)."""
     found = {os.path.dirname(p) for pat in DIR_MARKERS for name in {pat, pat.removesuffix(".gz")}
              for p in glob.glob(os.path.join(root, "**", name), recursive=True)}
-    return sorted(found)
+    return sorted(d for d in found if ARCHIVE not in os.path.relpath(d, root).split(os.sep))
 
 
+ARCHIVE = "archive"
 MACHINE = ("device", "host")  # rows of another machine are another experiment, never pooled
 
 
@@ -99,15 +101,9 @@ def variants(df: pd.DataFrame):
         yield (model, batch, suffix), g
 
 
-def timeline_file(d: str, cell: str, kind: str = "") -> str:
-    """timelines/<cell><kind>.csv.gz (or .csv, as first written)."""
-    path = os.path.join(d, "timelines", f"{cell}{kind}.csv")
-    return path if os.path.exists(path) else path + ".gz"
-
-
 def read_timeline(d: str, cell: str) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     """(samples, phase spans) of one run, each None where not recorded."""
-    return read(timeline_file(d, cell)), read(timeline_file(d, cell, ".spans"))
+    return read(timeline_file(d, cell, written=True)), read(timeline_file(d, cell, spans=True, written=True))
 
 
 def last_runs(d: str, tuning: pd.DataFrame | None) -> list[str]:
@@ -116,7 +112,7 @@ def last_runs(d: str, tuning: pd.DataFrame | None) -> list[str]:
     if tuning is None or "cell_id" not in tuning:
         return []
     runs = tuning.dropna(subset=["tune_share"])
-    runs = runs[runs["cell_id"].map(lambda c: os.path.exists(timeline_file(d, c)))]
+    runs = runs[runs["cell_id"].map(lambda c: os.path.exists(timeline_file(d, c, written=True)))]
     runs = on_machines(runs)
     keys = [k for k in ("model", "batch", "tuner_fp", *MACHINE) if k in runs]
     last = runs.sort_values("tune_share", kind="stable").groupby(keys, dropna=False).tail(1)

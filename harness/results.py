@@ -31,11 +31,15 @@ MEASURES = "measure_context.csv.gz"  # one row per (configuration, client, measu
 OP_TUNING = "op_tuning.csv"  # one row per (tune share, task) (+exp=op_interdependency)
 OP_INFERENCE = "op_inference.csv.gz"  # one row per (task, tune share, inference share, repeat)
 FAILURES = "failures.csv"  # one row per cell whose last attempt failed (removed when it succeeds)
-TIMELINES = "timelines"  # <cell>.csv.gz: utilisation samples; <cell>.spans.csv.gz: phase spans
+TIMELINES = "timelines"  # <cell>.csv.xz: utilisation samples; <cell>.spans.csv.xz: phase spans
+TIMELINE_SUFFIXES = (".csv.xz", ".csv.gz", ".csv")  # as written now, then as written before (xz: a third smaller)
 
 
-def timeline_file(out_dir: str, cell_id: str, spans: bool = False) -> str:
-    return os.path.join(out_dir, TIMELINES, f"{cell_id}{'.spans' if spans else ''}.csv.gz")
+def timeline_file(out_dir: str, cell_id: str, spans: bool = False, written: bool = False) -> str:
+    """Where a cell's timeline goes; with `written`, the file an older run wrote if that is the one there."""
+    stem = os.path.join(out_dir, TIMELINES, cell_id + (".spans" if spans else ""))
+    paths = [stem + s for s in TIMELINE_SUFFIXES]
+    return next((p for p in paths if os.path.exists(p)), paths[0]) if written else paths[0]
 
 
 # MetaSchedule profiler scopes -> the phases we report

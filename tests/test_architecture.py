@@ -90,3 +90,16 @@ def test_the_parent_starts_without_tvm():
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"
+
+
+TREE_LIMIT = 1_500_000  # bytes: the project travels to the GPU host beside a 62.5 MiB TVM bundle (64 MiB in all)
+
+
+def test_the_committed_tree_stays_small():
+    git = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True)
+    if git.returncode:
+        pytest.skip("not a git checkout")
+    files = [f for f in git.stdout.decode().split("\0") if f and os.path.isfile(os.path.join(ROOT, f))]
+    size = sum(os.path.getsize(os.path.join(ROOT, f)) for f in files)
+    biggest = sorted(files, key=lambda f: -os.path.getsize(os.path.join(ROOT, f)))[:5]
+    assert size < TREE_LIMIT, f"committed files are {size} bytes (limit {TREE_LIMIT}); largest: {biggest}"

@@ -60,9 +60,10 @@ COMMITTED = [  # (results dir, the overrides that made its rows, exp file)
                               "tune_shares=[10,25,50,75,100]", "infer_shares=[10,25,50,75,100]", "tuner.trials=304",
                               "tuner.trials_per_round=8", "tuner.population=64", "tuner.genetic_iters=1",
                               "tuner.scheduler=rolling", "parallel_tuning=5", "infer.number=20"]),
-    ("cuda/tuning_time", ["+exp=tuning_time", "platform=cuda", "model=resnet50", "tuner.trials=128",
-                          "tuner.population=64", "tuner.genetic_iters=1", "slicetune.clients=[4,8]",
-                          "slicetune.servers=[2,4]"]),
+    ("h100/cuda/tuning_time", ["+exp=tuning_time", "platform=cuda", "model=bert_base", "tuner.trials=896",
+                               "tuner.max_trials_per_task=64", "tuner.population=64", "tuner.genetic_iters=1",
+                               "tuner.init_min_unmeasured=6", "tuner.scheduler=rolling", "slicetune.servers=[1,2,4]",
+                               "slicetune.clients=[4]", "slicetune.builders=[persistent]"]),
 ]
 
 

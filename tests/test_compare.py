@@ -136,9 +136,9 @@ def test_tuning_time_baseline_and_slicetune(tmp_path, caplog):
         assert curve and float(curve[-1]["est_model_ms"]) == pytest.approx(float(r["est_final_ms"]))
         use = {u["phase"]: u for u in R.read_rows(str(out / R.PHASE_USE)) if u["cell_id"] == r["cell_id"]}
         assert {"search", "build", "measure"} <= set(use) and float(use["build"]["cpu_s"]) > 0
-    spans = pd.read_csv(out / "timelines" / f"{st['cell_id']}.spans.csv.gz").astype(str).to_dict("records")
+    spans = pd.read_csv(R.timeline_file(str(out), st["cell_id"], spans=True)).astype(str).to_dict("records")
     assert {r["client"] for r in spans} == {"0", "1"}
-    assert os.path.exists(out / "timelines" / f"{base['cell_id']}.csv.gz")
+    assert os.path.exists(R.timeline_file(str(out), base["cell_id"]))
     assert run_sweep(cfg).ran == []  # done cells are skipped
     # rows lost, tuning kept (a results file not brought along): measured again, no new segment or trial
     os.remove(out / R.TUNING_TIME)

@@ -40,7 +40,7 @@ def write_rows(d, name: str, rows: list[dict]) -> None:
 
 
 def write_timeline(d, cell: str, clients: int = 2) -> None:
-    """Samples (with GPU columns and the epoch clock) and phase spans of one run."""
+    """Samples (with GPU columns and the epoch clock) and phase spans of one run, as older runs wrote them (.csv.gz)."""
     (d / "timelines").mkdir(parents=True, exist_ok=True)
     t = [float(i) for i in range(1, 21)]
     pd.DataFrame({"t_s": t, "cpu_util_pct": [50.0] * 20, "gpu_util_pct": [30.0] * 20, "gpu_mem_mib": [600.0] * 20,
@@ -196,3 +196,23 @@ def test_an_exp_without_a_family_of_its_own_is_drawn_by_its_files(tmp_path):
     d = tmp_path / "cpu" / "smoke"
     write_tuning(d, {"tiny_mlp": {100.0: True}}, exp="smoke")
     assert list(figures(tmp_path)) == ["smoke_timeline_tiny_mlp-b1-fp0-tune100.png"]
+
+
+def test_rows_under_archive_are_not_drawn_unless_asked_for(tmp_path):
+    write_configs(tmp_path / "cpu" / "tuning_time", "tuning_time")
+    write_configs(tmp_path / "archive" / "cpu" / "tuning_time", "tuning_time")
+    assert sorted(os.path.relpath(p, tmp_path) for p in make_all(str(tmp_path))) == [
+        "cpu/figures/tuning_time_tiny_cnn_b1.png", "cpu/figures/tuning_time_tiny_cnn_b1_timelines.png"]
+    assert len(make_all(str(tmp_path / "archive"))) == 2
+
+
+def test_timelines_are_written_as_xz_and_read_as_older_runs_wrote_them(tmp_path):
+    from harness.experiments.base import Base
+    from harness.results import timeline_file
+
+    (tmp_path / "timelines").mkdir()
+    pd.DataFrame({"t_s": [1.0]}).to_csv(tmp_path / "timelines" / "c.csv.gz", index=False)
+    assert timeline_file(str(tmp_path), "c", written=True).endswith("c.csv.gz")
+    Base._compress(timeline_file(str(tmp_path), "c"), "t_s\n2.0\n")  # a re-run replaces the older file
+    assert os.listdir(tmp_path / "timelines") == ["c.csv.xz"]
+    assert pd.read_csv(timeline_file(str(tmp_path), "c", written=True))["t_s"].tolist() == [2.0]

@@ -148,7 +148,7 @@ def test_deadline_pauses_and_the_same_sweep_continues(dirs):
     assert [int(r["trials_done"]) for r in rounds] == sorted(int(r["trials_done"]) for r in rounds)
     _, records = scheduled_functions(str(runs / "cpu" / "pipeline" / row["cell_id"]))
     assert records == int(row["trials_done"])  # one database over both segments
-    spans = pd.read_csv(out / "timelines" / f"{row['cell_id']}.spans.csv.gz").to_dict("records")
+    spans = pd.read_csv(R.timeline_file(str(out), row["cell_id"], spans=True)).to_dict("records")
     assert {r["phase"] for r in spans} >= {"search", "build", "measure", "cost_model"}
     assert all(float(r["end"]) >= float(r["start"]) for r in spans)
     assert len(R.read_rows(str(out / R.INFERENCE))) == 3

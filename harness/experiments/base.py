@@ -4,8 +4,8 @@ sweep's tuning deadline, progress, and the device held for the sweep."""
 from __future__ import annotations
 
 import dataclasses
-import gzip
 import logging
+import lzma
 import os
 import threading
 import time
@@ -134,18 +134,21 @@ class Base:
             R.write_rows(self.out(name), rows, replace_cells={cell_id})
 
     def save_timelines(self, cell_id: str, timeline: str, clients: list[list[Span]]) -> None:
-        """The run's utilisation samples (if the sampler ran) and its clients' phase spans, gzipped."""
+        """The run's utilisation samples (if the sampler ran) and its clients' phase spans, compressed."""
         if os.path.exists(timeline):
             with open(timeline) as f:
-                self._gzip(R.timeline_file(self.summary.out_dir, cell_id), f.read())
-        self._gzip(R.timeline_file(self.summary.out_dir, cell_id, spans=True), spans_csv(clients))
+                self._compress(R.timeline_file(self.summary.out_dir, cell_id), f.read())
+        self._compress(R.timeline_file(self.summary.out_dir, cell_id, spans=True), spans_csv(clients))
 
     @staticmethod
-    def _gzip(dest: str, text: str) -> None:
+    def _compress(dest: str, text: str) -> None:
         os.makedirs(os.path.dirname(dest), exist_ok=True)
-        with gzip.open(dest + ".tmp", "wt", compresslevel=9) as f:
+        with lzma.open(dest + ".tmp", "wt", preset=9 | lzma.PRESET_EXTREME) as f:
             f.write(text)
         os.replace(dest + ".tmp", dest)
+        for old in (dest.removesuffix(".xz") + ".gz", dest.removesuffix(".xz")):  # an older run's file of the cell
+            if os.path.exists(old):
+                os.remove(old)
 
     def step(self, label: str, log_path: str | None = None) -> None:
         """A new step: on the progress bar, in the log, and (with its log's path) on the console."""
