@@ -145,6 +145,7 @@ class Progress:
     rounds: list[RoundRecord] = field(default_factory=list)
     spans: list[Span] = field(default_factory=list)
     started_kept: bool = False  # the first segment ran in a process kept from an earlier job (harness.device.warm)
+    ended: list[str] = field(default_factory=list)  # tasks whose search ended: not reopened by a later segment
 
 
 @dataclass

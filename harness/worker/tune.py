@@ -88,9 +88,9 @@ def _contexts(job: TuneJob, progress: Progress, target, units: int):
 
 def _scheduler(job: TuneJob, progress: Progress, contexts, rec: Recorder):
     if job.queue:
-        return scheduler.Queued(TaskQueue(job.queue), job.client, rec.names, rec.trials_of, job.hold)
-    return scheduler.create(job.tuner.scheduler, _last_task(progress, contexts),
-                            lambda i: rec.trials_of(rec.names[i]), job.tuner.max_trials_per_task)
+        return scheduler.Queued(TaskQueue(job.queue), job.client, rec.names, rec, job.hold)
+    return scheduler.create(job.tuner.scheduler, rec.names, rec, _last_task(progress, contexts),
+                            job.tuner.max_trials_per_task)
 
 
 def _cost_model(job: TuneJob, contexts):

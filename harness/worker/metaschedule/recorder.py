@@ -61,6 +61,17 @@ class Recorder:
         """Trials measured for `task` so far, over every segment."""
         return sum(r.candidates for r in self.p.rounds if r.task == task)
 
+    def ended(self, task: str) -> bool:
+        """Whether `task`'s search ended (its space or its cap spent) in this or an earlier segment."""
+        return task in self.p.ended
+
+    def end(self, task: str) -> None:
+        """`task`'s search ended after measuring something: later segments leave it (a new
+        segment's search does not know what was measured and would measure it again)."""
+        if task not in self.p.ended and self.trials_of(task) > 0:
+            self.p.ended.append(task)
+            write_json(self.path, self.p)
+
     @staticmethod
     def _key(mod) -> int:
         return int(structural_hash(mod))

@@ -11,16 +11,20 @@ class Rolling(PyTaskScheduler):
     """Round-robin that collects a task's results before picking the next task, so every round
     reaches the database, the progress file and the deadline check at once. Starts after task
     `after`: a continued run picks up where the last segment stopped; with `cap`, a task whose
-    trials over every segment (`trials_of(i)`) reached it is done (MetaSchedule's own per-task
-    count restarts with each segment)."""
+    trials over every segment (`ledger.trials_of`) reached it is done (MetaSchedule's own per-task
+    count restarts with each segment), and so is one whose search ended in an earlier segment."""
 
-    def __init__(self, after: int = -1, trials_of=None, cap: int | None = None):
+    def __init__(self, names: list[str], ledger, after: int = -1, cap: int | None = None):
         super().__init__()
         self.last, self.running = after, False
-        self.trials_of, self.cap = trials_of, cap
+        self.names, self.ledger, self.cap = names, ledger, cap
 
     def _open(self, tasks, i: int) -> bool:
-        return not tasks[i].is_terminated and (self.cap is None or self.trials_of(i) < self.cap)
+        name = self.names[i]
+        if tasks[i].is_terminated:
+            self.ledger.end(name)
+            return False
+        return not self.ledger.ended(name) and (self.cap is None or self.ledger.trials_of(name) < self.cap)
 
     def next_task_id(self) -> int:
         tasks = self._outer().tasks_
@@ -47,26 +51,28 @@ class Queued(PyTaskScheduler):
     `hold` tasks, taking one more a round (the clients take turns), and tunes them a round each in
     turn (so the cost model learns from the others between a task's rounds, as in one process's
     round-robin), each until its share of trials is
-    spent (`trials_of(name)`, over every segment); then it takes the next one nobody holds, and is
-    done when there is none. A task whose search ended before measuring anything goes back to the
-    queue for the other clients. A task's last round may pass its share by up to a round, as
-    MetaSchedule's per-task count restarts with each segment."""
+    spent (`ledger.trials_of`, over every segment) or its search ended; then it takes the next one
+    nobody holds, and is done when there is none. A task whose search ended before measuring
+    anything goes back to the queue for the other clients. A task's last round may pass its share
+    by up to a round, as MetaSchedule's per-task count restarts with each segment."""
 
-    def __init__(self, queue, client: int, names: list[str], trials_of, hold: int = 1):
+    def __init__(self, queue, client: int, names: list[str], ledger, hold: int = 1):
         super().__init__()
-        self.queue, self.client, self.names, self.trials_of = queue, client, names, trials_of
+        self.queue, self.client, self.names, self.ledger = queue, client, names, ledger
         self.hold = max(1, hold)
         self.current, self.running = -1, False
 
     def _open(self, entry, tasks) -> bool:
-        i = self.names.index(entry.name)
-        return not tasks[i].is_terminated and self.trials_of(entry.name) < entry.trials
+        if tasks[self.names.index(entry.name)].is_terminated:
+            self.ledger.end(entry.name)
+            return False
+        return not self.ledger.ended(entry.name) and self.ledger.trials_of(entry.name) < entry.trials
 
     def _give_up_failed(self, mine, tasks) -> None:
         """Hand back the held tasks whose search ended before measuring anything here: another
         client's search may start on them (one that stays with us is never tuned)."""
         for e in mine:
-            if tasks[self.names.index(e.name)].is_terminated and self.trials_of(e.name) == 0:
+            if tasks[self.names.index(e.name)].is_terminated and self.ledger.trials_of(e.name) == 0:
                 print(f"task queue: gave {e.name} back (its search ended before measuring anything)", flush=True)
                 self.queue.give_up(self.client, e.name)
 
@@ -91,7 +97,7 @@ class Queued(PyTaskScheduler):
         return self.current
 
 
-def create(kind: str, after: int = -1, trials_of=None, cap: int | None = None):
+def create(kind: str, names: list[str], ledger, after: int = -1, cap: int | None = None):
     """MetaSchedule's scheduler `kind` (its name is what tune_tasks takes), or Rolling (which
-    keeps a per-task `cap` over segments, given `trials_of(task index)`)."""
-    return Rolling(after, trials_of, cap) if kind == "rolling" else str(kind)
+    keeps a per-task `cap` and the ended tasks over segments, in `ledger`: the Recorder)."""
+    return Rolling(names, ledger, after, cap) if kind == "rolling" else str(kind)
