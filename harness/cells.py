@@ -134,24 +134,26 @@ class GridPoint:
     hold: int = 1  # queue: tasks a client tunes in turn
     scale: Scale = Scale.strong  # weak: the trial budget is per GPU (one GPU: always strong)
     verify: int = 0  # top-k candidates per task measured again alone (slicetune.verify_top_k)
+    top: int = 0  # only the N costliest tasks tuned (slicetune.top_tasks; 0: all)
 
     @property
     def label(self) -> str:
+        top = f"-t{self.top}" if self.top else ""
         if self.mode == "baseline":
-            return f"baseline-{self.builder}"
+            return f"baseline-{self.builder}{top}"
         g = f"-g{self.gpus}" if self.gpus > 1 else ""
         g += "-weak" if self.scale == Scale.weak else ""
         how = "" if self.split == Split.lpt else f"-{self.split}"  # lpt came first: its cells kept their ids
         how += f"-h{self.hold}" if self.split == Split.queue and self.hold != 1 else ""  # one at a time came first
         how += "-shared" if self.shared else ""
         how += f"-v{self.verify}" if self.verify else ""
-        return f"k{self.clients}-s{self.servers}-p{self.server_share:g}{g}-{self.builder}{how}"
+        return f"k{self.clients}-s{self.servers}-p{self.server_share:g}{g}-{self.builder}{how}{top}"
 
 
 def grid(cfg: SweepConf) -> list[GridPoint]:
     """The baselines (one per builder), then every Slice-Tune point, without repeats."""
     st = cfg.slicetune
-    out = [GridPoint(Mode.baseline, b) for b in st.builders] if st.baseline else []
+    out = [GridPoint(Mode.baseline, b, top=st.top_tasks) for b in st.builders] if st.baseline else []
     for g in st.gpus:
         for k in st.clients:
             for s in st.servers:
@@ -162,7 +164,7 @@ def grid(cfg: SweepConf) -> list[GridPoint]:
                             out.append(GridPoint(Mode.slicetune, b, k * g if st.clients_per_gpu else k, s,
                                                  round(p or 100.0 / s, 2), g, st.split, st.shared_cost_model and queue,
                                                  st.hold if queue else 1, sc if g > 1 else Scale.strong,
-                                                 st.verify_top_k))
+                                                 st.verify_top_k, st.top_tasks))
     return list(dict.fromkeys(out))
 
 

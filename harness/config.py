@@ -153,6 +153,8 @@ class SliceTuneConf:
     # after tuning, each task's top k candidates measured again alone on the GPU at the tuning share;
     # the model is compiled from the best by that measurement (0: off; cells -v<k>)
     verify_top_k: int = 0
+    # tune only the model's N costliest tasks (FLOPs x weight; the rest keep their defaults); 0: all (cells -t<N>)
+    top_tasks: int = 0
     split: Split = Split.queue  # queue: clients take tasks as they go; lpt, round_robin: fixed shards
     # queue: tasks a client holds at once and tunes a round each in turn (1: one task to its end)
     hold: int = 4

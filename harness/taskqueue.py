@@ -26,6 +26,12 @@ class Entry:
     gave_up: list[int] = field(default_factory=list)  # clients whose search could not start on it
 
 
+def heaviest(tasks: list[TaskInfo], n: int = 0) -> list[TaskInfo]:
+    """The `n` costliest tasks (FLOPs x weight), costliest first; n=0: all of them."""
+    ranked = sorted(tasks, key=lambda t: -t.cost)
+    return ranked[:n] if n else ranked
+
+
 def budgets(tasks: list[TaskInfo], trials: int, per_task: int | None = None) -> list[Entry]:
     """The tasks, costliest (FLOPs x weight) first, each with `per_task` trials (default: the
     budget split evenly); tasks past the budget get none and are left out."""
@@ -33,7 +39,7 @@ def budgets(tasks: list[TaskInfo], trials: int, per_task: int | None = None) -> 
         return []
     per = per_task or -(-trials // len(tasks))
     out, left = [], trials
-    for t in sorted(tasks, key=lambda t: -t.cost):
+    for t in heaviest(tasks):
         if left <= 0:
             break
         out.append(Entry(t.name, min(per, left)))

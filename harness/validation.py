@@ -171,6 +171,7 @@ def _check_ranges(cfg: SweepConf) -> None:
     _each("slicetune.builders", st.builders, lambda v: None)
     _number("slicetune.hold", st.hold)
     _number("slicetune.verify_top_k", st.verify_top_k, strict=False)
+    _number("slicetune.top_tasks", st.top_tasks, strict=False)
     if st.tracker:
         address("slicetune.tracker", st.tracker)
         if cfg.experiment not in GRIDS:

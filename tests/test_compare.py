@@ -39,6 +39,17 @@ def test_grid_has_the_baselines_then_every_slicetune_point():
                                     "k1-s1-p100-local-queue-h4-shared"}
 
 
+def test_top_tasks_tunes_the_costliest_only():
+    from harness.jobs import TaskInfo
+    from harness.taskqueue import heaviest
+
+    cfg = SweepConf(slicetune=SliceTuneConf(clients=[2], servers=[2], builders=["persistent"], top_tasks=2))
+    assert [p.label for p in grid(cfg)] == ["baseline-persistent-t2", "k2-s2-p50-persistent-queue-h4-shared-t2"]
+    tasks = [TaskInfo("small", 10, 1), TaskInfo("big", 1000, 2), TaskInfo("mid", 100, 3)]
+    assert [t.name for t in heaviest(tasks, 2)] == ["big", "mid"]
+    assert [t.name for t in heaviest(tasks)] == ["big", "mid", "small"] == [t.name for t in heaviest(tasks, 5)]
+
+
 def test_clients_per_gpu_and_weak_scaling_grow_with_the_gpus():
     cfg = SweepConf(tuner=TunerConf(trials=64, max_trials_per_task=16),
                     slicetune=SliceTuneConf(baseline=False, gpus=[1, 2], clients=[4], servers=[2],
@@ -82,6 +93,7 @@ def test_experiments_compose_and_validate(exp):
     (dict(experiment="throughput", throughput=ThroughputConf(modes=[])), "throughput.modes is empty"),
     (dict(experiment="sideways"), "experiment='sideways'"),
     (dict(slicetune=SliceTuneConf(verify_top_k=-1)), "slicetune.verify_top_k=-1 is not allowed"),
+    (dict(slicetune=SliceTuneConf(top_tasks=-2)), "slicetune.top_tasks=-2 is not allowed"),
 ])
 def test_bad_comparison_settings_are_named(change, bad):
     with pytest.raises(ConfigError, match=bad.replace("[", r"\[")):

@@ -100,7 +100,7 @@ class Jobs:
 
     def tune(self, model: ModelConf, tuner: TunerConf, work_dir: str, share: Share, deadline_s: float | None,
              cores: list[int] | None = None, threads: int = 0, compile: bool = False,
-             task_modules: str | None = None) -> TuneResult:
+             task_modules: str | None = None, tasks: list[str] | None = None) -> TuneResult:
         """One tuning process (local runner on its share); a finished run is not redone, a paused
         one continues from its database."""
         prev = finished(work_dir, 0)  # complete: a per-task cap may end it under tuner.trials
@@ -108,7 +108,7 @@ class Jobs:
             return prev
         job = TuneJob(self.place(share), model, tuner, work_dir, builder_timeout_s=self.builder_timeout_s(),
                       search_threads=threads or physical_cores(), compile=compile, deadline_s=deadline_s,
-                      task_modules=task_modules)
+                      task_modules=task_modules, tasks=tasks)
         return run_job("tune", job, tune_step(work_dir), share, self.mps_dir, cores, self.tuning_deadline(work_dir),
                        self.warm(tuner))
 

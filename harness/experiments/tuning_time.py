@@ -21,9 +21,10 @@ from harness.cells import Cell, GridPoint, grid, grid_cells
 from harness.device.gpu import visible_gpus
 from harness.experiments.comparison import Comparison, Segment, check_measured, median_std
 from harness.config import Builder
-from harness.jobs import OpSource, Share, TaskList, TuneResult
+from harness.jobs import OpSource, Share, TaskInfo, TaskList, TuneResult
 from harness.layout import PROGRESS, SERVERS, TIMELINE, Step, client_dir
 from harness.slicetune.clients import ClientSetup, tune_sharded
+from harness.taskqueue import heaviest
 from harness.slicetune.servers import RemotePool, ServerPool
 from harness.validation import address
 
@@ -56,6 +57,13 @@ class TuningTime(Comparison):
             self._tasks = self.jobs.tasks()
         return self._tasks
 
+    def _cell_tasks(self, p: GridPoint) -> list[TaskInfo]:
+        """The tasks a grid point tunes: the model's, or its `top` costliest."""
+        if p.top > len(self.tasks().tasks):
+            log.warning("%s has %d tasks; slicetune.top_tasks=%d takes them all", self.cfg.model.label,
+                        len(self.tasks().tasks), p.top)
+        return heaviest(self.tasks().tasks, p.top)
+
     @staticmethod
     def _handed(cell: Cell, p: GridPoint) -> bool:
         """Whether the cell's tuning processes are handed the listed tasks: Slice-Tune's clients and
@@ -68,8 +76,10 @@ class TuningTime(Comparison):
         if p.mode == "baseline":
             work = os.path.join(cell.work_dir, "tune")
             modules = self.tasks().modules if self._handed(cell, p) else None
+            names = [t.name for t in self._cell_tasks(p)] if p.top else None
             with self.ticker.watch([os.path.join(work, PROGRESS)], cell.tuner.trials):
-                res = self.jobs.tune(cfg.model, cell.tuner, work, self.jobs.whole, left, task_modules=modules)
+                res = self.jobs.tune(cfg.model, cell.tuner, work, self.jobs.whole, left, task_modules=modules,
+                                     tasks=names)
             return [res], [work]
         shares = [Share(cfg.platform.name, p.server_share)] * (p.servers * p.gpus)
         timeout = self.jobs.builder_timeout_s()
@@ -84,7 +94,7 @@ class TuningTime(Comparison):
             pool = ServerPool(shares, log_dir, cfg.platform.mps_dir, devices=list(range(p.gpus)),
                               host=cfg.slicetune.bind, gpu_uuids=self.jobs.gpu_uuids, wait=False)
         with pool, self.ticker.watch(progress, cell.tuner.trials):
-            res = tune_sharded(setup, self.tasks().tasks, pool, p.clients, cell.work_dir, deadline_s=left)
+            res = tune_sharded(setup, self._cell_tasks(p), pool, p.clients, cell.work_dir, deadline_s=left)
         return res.clients, res.client_dirs
 
     def run_cell(self, cell: Cell, p: GridPoint) -> None:
@@ -110,7 +120,7 @@ class TuningTime(Comparison):
         shutil.rmtree(out, ignore_errors=True)  # made again whole (a cut-short attempt's is not trusted)
         os.makedirs(out)
         sources = [OpSource(p.server_share, d) for d in db_dirs]
-        names = [t.name for t in self.tasks().tasks]
+        names = [t.name for t in self._cell_tasks(p)]
         share = Share(self.cfg.platform.name, p.server_share)
         res = self.jobs.ops(names, sources, share, Step(cell.work_dir, "verify"), p.verify, out)
         rows = []
