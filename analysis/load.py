@@ -59,6 +59,9 @@ def split_exp(frames: dict[str, pd.DataFrame], default: str) -> dict[str, dict[s
     return out
 
 
+ARCHIVE = "archive"  # a directory of superseded rows: kept, not drawn
+
+
 def experiment_dirs(root: str) -> list[str]:
     """Directories holding result files below `root` (results/, results/<platform>, or one exp),
     less those under an `archive/` directory (superseded rows, kept but not drawn)."""
@@ -67,7 +70,6 @@ def experiment_dirs(root: str) -> list[str]:
     return sorted(d for d in found if ARCHIVE not in os.path.relpath(d, root).split(os.sep))
 
 
-ARCHIVE = "archive"
 MACHINE = ("device", "host")  # rows of another machine are another experiment, never pooled
 
 

@@ -17,9 +17,10 @@ from harness.config import ModelConf, SweepConf, TunerConf, tuner_fingerprint
 from harness.device.proc import allow_jobs, kill_all
 from harness.experiments.jobs import Jobs
 from harness.experiments.ticker import Ticker
-from harness.jobs import Span
+from harness.jobs import Span, TaskInfo
 from harness.layout import lock_file
 from harness.lock import CellLock
+from harness.taskqueue import heaviest
 
 log = logging.getLogger("harness")
 
@@ -146,9 +147,16 @@ class Base:
         with lzma.open(dest + ".tmp", "wt", preset=9 | lzma.PRESET_EXTREME) as f:
             f.write(text)
         os.replace(dest + ".tmp", dest)
-        for old in (dest.removesuffix(".xz") + ".gz", dest.removesuffix(".xz")):  # an older run's file of the cell
+        stem = dest.removesuffix(R.TIMELINE_SUFFIXES[0])
+        for old in (stem + s for s in R.TIMELINE_SUFFIXES[1:]):  # an older run's file of the cell
             if os.path.exists(old):
                 os.remove(old)
+
+    def costliest(self, tasks: list[TaskInfo], n: int, setting: str) -> list[TaskInfo]:
+        """The `n` costliest of the model's `tasks` (0: all), as config key `setting` asks."""
+        if n > len(tasks):
+            log.warning("%s has %d tasks; %s=%d takes them all", self.cfg.model.label, len(tasks), setting, n)
+        return heaviest(tasks, n)
 
     def step(self, label: str, log_path: str | None = None) -> None:
         """A new step: on the progress bar, in the log, and (with its log's path) on the console."""

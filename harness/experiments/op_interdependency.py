@@ -22,7 +22,6 @@ from harness.jobs import OpSource, Share, TaskInfo, TuneResult
 from harness.layout import PROGRESS, SERVERS, Step
 from harness.slicetune.clients import ClientSetup, tune_per_share
 from harness.slicetune.servers import ServerPool
-from harness.taskqueue import heaviest
 
 log = logging.getLogger("harness")
 
@@ -34,11 +33,7 @@ class OpInterdependency(Base):
 
     def top(self) -> list[TaskInfo]:
         """The heaviest tasks, by FLOPs x weight."""
-        tasks = self.jobs.tasks().tasks
-        if len(tasks) < self.cfg.ops.top:
-            log.warning("%s has %d tasks; ops.top=%d takes them all", self.cfg.model.label, len(tasks),
-                        self.cfg.ops.top)
-        return heaviest(tasks, self.cfg.ops.top)
+        return self.costliest(self.jobs.tasks().tasks, self.cfg.ops.top, "ops.top")
 
     def _run(self) -> Summary:
         cfg = self.cfg

@@ -24,7 +24,6 @@ from harness.config import Builder
 from harness.jobs import OpSource, Share, TaskInfo, TaskList, TuneResult
 from harness.layout import PROGRESS, SERVERS, TIMELINE, Step, client_dir
 from harness.slicetune.clients import ClientSetup, tune_sharded
-from harness.taskqueue import heaviest
 from harness.slicetune.servers import RemotePool, ServerPool
 from harness.validation import address
 
@@ -59,10 +58,7 @@ class TuningTime(Comparison):
 
     def _cell_tasks(self, p: GridPoint) -> list[TaskInfo]:
         """The tasks a grid point tunes: the model's, or its `top` costliest."""
-        if p.top > len(self.tasks().tasks):
-            log.warning("%s has %d tasks; slicetune.top_tasks=%d takes them all", self.cfg.model.label,
-                        len(self.tasks().tasks), p.top)
-        return heaviest(self.tasks().tasks, p.top)
+        return self.costliest(self.tasks().tasks, p.top, "slicetune.top_tasks")
 
     @staticmethod
     def _handed(cell: Cell, p: GridPoint) -> bool:

@@ -61,16 +61,17 @@ class Recorder:
         """Trials measured for `task` so far, over every segment."""
         return sum(r.candidates for r in self.p.rounds if r.task == task)
 
-    def ended(self, task: str) -> bool:
-        """Whether `task`'s search ended (its space or its cap spent) in this or an earlier segment."""
-        return task in self.p.ended
-
-    def end(self, task: str) -> None:
-        """`task`'s search ended after measuring something: later segments leave it (a new
-        segment's search does not know what was measured and would measure it again)."""
-        if task not in self.p.ended and self.trials_of(task) > 0:
-            self.p.ended.append(task)
-            write_json(self.path, self.p)
+    def may_run(self, task: str, terminated: bool, cap: int | None = None) -> bool:
+        """Whether `task` may get another round: its search has not ended, now (`terminated`) or in an
+        earlier segment, and its trials over every segment are under `cap`. A search that ended after
+        measuring something is noted for later segments (a new segment's search does not know what
+        was measured and would measure it again); one that measured nothing may be tried again."""
+        if terminated:
+            if task not in self.p.ended and self.trials_of(task) > 0:
+                self.p.ended.append(task)
+                write_json(self.path, self.p)
+            return False
+        return task not in self.p.ended and (cap is None or self.trials_of(task) < cap)
 
     @staticmethod
     def _key(mod) -> int:

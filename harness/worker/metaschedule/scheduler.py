@@ -20,11 +20,7 @@ class Rolling(PyTaskScheduler):
         self.names, self.ledger, self.cap = names, ledger, cap
 
     def _open(self, tasks, i: int) -> bool:
-        name = self.names[i]
-        if tasks[i].is_terminated:
-            self.ledger.end(name)
-            return False
-        return not self.ledger.ended(name) and (self.cap is None or self.ledger.trials_of(name) < self.cap)
+        return self.ledger.may_run(self.names[i], tasks[i].is_terminated, self.cap)
 
     def next_task_id(self) -> int:
         tasks = self._outer().tasks_
@@ -63,10 +59,7 @@ class Queued(PyTaskScheduler):
         self.current, self.running = -1, False
 
     def _open(self, entry, tasks) -> bool:
-        if tasks[self.names.index(entry.name)].is_terminated:
-            self.ledger.end(entry.name)
-            return False
-        return not self.ledger.ended(entry.name) and self.ledger.trials_of(entry.name) < entry.trials
+        return self.ledger.may_run(entry.name, tasks[self.names.index(entry.name)].is_terminated, entry.trials)
 
     def _give_up_failed(self, mine, tasks) -> None:
         """Hand back the held tasks whose search ended before measuring anything here: another
