@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from harness.results import existing, timeline_file
+from harness.results import ARCHIVE, existing, timeline_file
 from harness.results import (CURVES, INFERENCE, OP_INFERENCE, OP_TUNING, PHASE_USE, PHASES, ROUNDS, THROUGHPUT,
                              TUNING, TUNING_TIME, VERIFY)
 
@@ -57,9 +57,6 @@ def split_exp(frames: dict[str, pd.DataFrame], default: str) -> dict[str, dict[s
         for exp, g in groups:
             out.setdefault(str(exp), {})[name] = g
     return out
-
-
-ARCHIVE = "archive"  # a directory of superseded rows: kept, not drawn
 
 
 def experiment_dirs(root: str) -> list[str]:

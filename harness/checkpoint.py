@@ -7,7 +7,8 @@ file; `unpack` puts it into a run directory on another machine, where the same s
 
 Kept: cell state, progress and tuning results (rounds, spans), who holds which task (Slice-Tune's
 queue), the utilisation timeline and the databases; of a cell whose tuning finished (its rows
-written), only its state and its best record per workload (what compiling it needs); not kept:
+written), only its state, its best record per workload and the workloads those records use (what
+compiling it needs); not kept:
 logs, compiled models, merged databases, task caches (made again).
 """
 
@@ -47,12 +48,37 @@ def trim_records(text: str, keep: int = BEST_PER_WORKLOAD) -> str:
     return "".join(line + "\n" for i, line, _ in rows if i in best)
 
 
+def trim_workloads(records: str, workloads: str) -> tuple[str, str]:
+    """(records, workloads) with only the workloads some record refers to, renumbered in their
+    order (a tuning of a model's few costliest tasks still wrote every task's workload)."""
+    lines = [line for line in records.splitlines() if line.strip()]
+    old = sorted({json.loads(line)[0] for line in lines})
+    new = {o: n for n, o in enumerate(old)}
+    wl = [line for line in workloads.splitlines() if line.strip()]
+    out = []
+    for line in lines:
+        head = line.index(",")  # records are `[workload, record]`: renumber the first field only
+        out.append(f"[{new[int(line[1:head])]}" + line[head:])
+    return "".join(x + "\n" for x in out), "".join(wl[o] + "\n" for o in old)
+
+
 def _tuned(cell_dir: str) -> bool:
     try:
         with open(os.path.join(cell_dir, CELL_STATE)) as f:
             return bool(json.load(f).get("tuned"))
     except (OSError, ValueError):
         return False
+
+
+def _database(work_dir: str, keep: int, done: bool) -> dict[str, bytes]:
+    """A database's files as packed: its best records; a finished cell's only the workloads they use."""
+    with open(os.path.join(work_dir, RECORDS)) as f:
+        records = trim_records(f.read(), min(keep, BEST_WHEN_TUNED) if done else keep)
+    if not done:  # a paused cell's clients continue the files as they are
+        return {RECORDS: records.encode()}
+    with open(os.path.join(work_dir, WORKLOADS)) as f:
+        records, workloads = trim_workloads(records, f.read())
+    return {RECORDS: records.encode(), WORKLOADS: workloads.encode()}
 
 
 def pack(run_dir: str, dest: str, keep: int = BEST_PER_WORKLOAD) -> int:
@@ -66,17 +92,16 @@ def pack(run_dir: str, dest: str, keep: int = BEST_PER_WORKLOAD) -> int:
             if root in finished or _tuned(root):
                 finished.update([root, *(os.path.join(root, d) for d in dirs)])
             done = root in finished
+            db = _database(root, keep, done) if {RECORDS, WORKLOADS} <= set(files) else {}
             for name in sorted(files):
                 if name not in (FINISHED if done else KEPT):
                     continue
                 path = os.path.join(root, name)
                 arc = os.path.relpath(path, run_dir)
-                if name == RECORDS:
-                    with open(path) as f:
-                        data = trim_records(f.read(), min(keep, BEST_WHEN_TUNED) if done else keep).encode()
+                if name in db:
                     info = tarfile.TarInfo(arc)
-                    info.size, info.mtime = len(data), int(os.path.getmtime(path))
-                    tar.addfile(info, io.BytesIO(data))
+                    info.size, info.mtime = len(db[name]), int(os.path.getmtime(path))
+                    tar.addfile(info, io.BytesIO(db[name]))
                 else:
                     tar.add(path, arc)
                 n += 1

@@ -33,6 +33,7 @@ OP_INFERENCE = "op_inference.csv.gz"  # one row per (task, tune share, inference
 FAILURES = "failures.csv"  # one row per cell whose last attempt failed (removed when it succeeds)
 TIMELINES = "timelines"  # <cell>.csv.xz: utilisation samples; <cell>.spans.csv.xz: phase spans
 TIMELINE_SUFFIXES = (".csv.xz", ".csv.gz", ".csv")  # as written now, then as written before (xz: a third smaller)
+ARCHIVE = "archive"  # results/archive/<same path>: superseded rows, kept, not drawn (harness.archive)
 
 
 def timeline_file(out_dir: str, cell_id: str, spans: bool = False, written: bool = False) -> str:

@@ -61,6 +61,14 @@ def test_a_finished_cell_keeps_what_compiling_it_needs(tmp_path):
     assert {"paused/timeline.csv", "paused/client0/tune.progress.json", "paused/client0/tune.result.json"} <= names
 
 
+def test_a_finished_cell_keeps_only_the_workloads_its_records_use():
+    records = "".join(_record(wl, [s]) + "\n" for wl, s in ((3, 2.0), (1, 1.0), (3, 1.5)))
+    workloads = "".join(f'["w{i}"]\n' for i in range(5))
+    recs, wls = C.trim_workloads(records, workloads)
+    assert wls.splitlines() == ['["w1"]', '["w3"]']
+    assert recs.splitlines() == [_record(1, [2.0]), _record(0, [1.0]), _record(1, [1.5])]
+
+
 def test_bad_input_and_unsafe_archive(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         C.main(["pack", str(tmp_path / "nope"), str(tmp_path / "x.tar.gz")])
