@@ -143,7 +143,7 @@ def run(job: TuneJob) -> TuneResult:
     g = grant(job.place)
     target = make_target(job.place.platform, g.units, job.place.device_id)
     t = job.tuner
-    workers = t.builder_workers or (g.units if job.place.platform == "cpu" else len(os.sched_getaffinity(0)))
+    workers = t.builder_workers or builders.default_workers(job.place.platform, g.units)
     if t.builder == "persistent":  # our fixes: only the target's tensor intrinsics (stock imports all)
         only_for(target.kind.name)
     builder = builders.create(t.builder, workers, job.builder_timeout_s, target.kind.name)

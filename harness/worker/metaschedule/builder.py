@@ -67,6 +67,11 @@ def keep_between_jobs() -> None:
     _keeping = True
 
 
+def default_workers(platform: str, units: int) -> int:
+    """Builder workers of a process: one per core of its share on cpu, of its cores on cuda."""
+    return units if platform == "cpu" else len(os.sched_getaffinity(0))
+
+
 def create(kind: str, workers: int, timeout_s: float, target_kind: str):
     """`local`: stock LocalBuilder; `persistent`: PersistentBuilder (for `target_kind`)."""
     if kind == "local":
