@@ -62,8 +62,8 @@ def report(cfg: SweepConf, summary: Summary) -> int:
     """What the sweep did, on the console; non-zero when a cell failed."""
     print(f"slicetune: {len(summary.ran)} cells run, {len(summary.skipped)} already done")
     if summary.paused:
-        print(f"slicetune: {len(summary.paused)} tuning run(s) stopped at tune_deadline_s={cfg.tune_deadline_s:g}; "
-              "run the same command again (without rerun=true) to continue them")
+        print(f"slicetune: {len(summary.paused)} cell(s) stopped at tune_deadline_s={cfg.tune_deadline_s:g} or not "
+              "started before it; run the same command again (without rerun=true) to continue them")
     if summary.busy:
         print(f"slicetune: {len(summary.busy)} cell(s) skipped: another sweep was working on them")
     print(f"  results: {summary.out_dir}/")

@@ -31,7 +31,7 @@ class Summary:
     run_dir: str
     ran: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
-    paused: list[str] = field(default_factory=list)  # tuning runs stopped at their deadline
+    paused: list[str] = field(default_factory=list)  # cells stopped at the deadline or not started before it
     failed: dict[str, str] = field(default_factory=dict)  # cell -> why (and its log), see failures.csv
     busy: list[str] = field(default_factory=list)  # cells another sweep was working on
 
