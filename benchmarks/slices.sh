@@ -29,3 +29,18 @@ run_slices() {
   esac
   return $rc
 }
+
+# pick_sweeps OF OUT DEFAULT: appends to array OUT the entries of associative array OF named in
+# GROUP (comma-separated; DEFAULT when unset); a name OF lacks is an error (returns 2).
+pick_sweeps() {
+  local -n _of=$1 _out=$2
+  local g groups
+  IFS=, read -ra groups <<< "${GROUP:-$3}"
+  for g in "${groups[@]}"; do
+    if [ -z "${_of[$g]+set}" ]; then
+      echo "GROUP=$g is not allowed; choose from: $(printf "%s\n" "${!_of[@]}" | sort | xargs) (or leave it unset)" >&2
+      return 2
+    fi
+    _out+=("${_of[$g]}")
+  done
+}

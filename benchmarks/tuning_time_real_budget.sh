@@ -33,13 +33,8 @@ declare -A of=([ours-bert]="$bert $ours" [single-bert]="$bert $single" [ours-res
                [single-resnet]="$resnet $single" [stock-bert]="$bert $stock" [stock-resnet]="$resnet $stock"
                [stockbuilder-bert]="$bert $stockbuilder slicetune.servers=[4]"
                [stockbuilder-resnet]="$resnet $stockbuilder slicetune.servers=[2]")
-IFS=, read -ra groups <<< "${GROUP:-ours-bert,single-bert,ours-resnet,single-resnet,stock-bert,stock-resnet,stockbuilder-bert,stockbuilder-resnet}"
-sweeps=()
-for g in "${groups[@]}"; do
-  if [ -z "${of[$g]+set}" ]; then
-    echo "GROUP=$g is not allowed; choose from: $(printf "%s\n" "${!of[@]}" | sort | xargs) (or leave it unset)" >&2; exit 2
-  fi
-  sweeps+=("${of[$g]}")
-done
 source benchmarks/slices.sh
+sweeps=()
+pick_sweeps of sweeps ours-bert,single-bert,ours-resnet,single-resnet,stock-bert,stock-resnet,stockbuilder-bert,stockbuilder-resnet \
+  || exit $?
 run_slices "$results/cuda/tuning_time/checkpoint.tar.xz" "$runs_root/cuda/tuning_time" common sweeps
