@@ -6,6 +6,7 @@
 #
 #   BUDGET_S=540 benchmarks/scaling_real_budget.sh   # again until it prints "all done"
 #   GROUP=bert (or resnet, or bert,resnet: the default) runs those models only
+#   GPUS=1,2,4,8 on a host of more GPUs (issue 16; default 1,2)
 #
 # Sliced like benchmarks/tuning_time_real_budget.sh (a checkpoint beside the results). Rows of one
 # card only: on another card set RESULTS_DIR and RUNS_DIR (e.g. results/h100, runs/h100).
@@ -13,7 +14,7 @@ set -u
 cd "$(dirname "$0")/.."
 results=${RESULTS_DIR:-results}
 runs_root=${RUNS_DIR:-runs}
-common=(+exp=scaling platform=cuda "slicetune.gpus=[1,2]" tuner.population=64 tuner.genetic_iters=1
+common=(+exp=scaling platform=cuda "slicetune.gpus=[${GPUS:-1,2}]" tuner.population=64 tuner.genetic_iters=1
         tuner.init_min_unmeasured=6 tuner.scheduler=rolling results_dir="$results" runs_dir="$runs_root")
 declare -A of=([bert]="model=bert_base tuner.trials=896 tuner.max_trials_per_task=64 slicetune.servers=[4]"
                [resnet]="model=resnet50 tuner.trials=1216 tuner.max_trials_per_task=32 slicetune.servers=[2]")
