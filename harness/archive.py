@@ -15,7 +15,7 @@ import argparse
 import os
 import sys
 
-from harness.results import ARCHIVE, TIMELINE_SUFFIXES, TIMELINES
+from harness.results import ARCHIVE, timeline_paths
 from harness.tables import read_rows, write_rows
 
 TABLE_SUFFIXES = (".csv", ".csv.gz")
@@ -42,14 +42,10 @@ def archive(exp_dir: str, root: str, cells: set[str] | None = None) -> tuple[int
         write_rows(os.path.join(dest, name), rows, replace_cells=gone)  # again: replaces, never doubles
         write_rows(os.path.join(exp_dir, name), [], replace_cells=gone)
         moved, ids = moved + len(rows), ids | gone
-    removed = []
-    for cid in sorted(ids):
-        for spans in ("", ".spans"):
-            for suffix in TIMELINE_SUFFIXES:
-                path = os.path.join(exp_dir, TIMELINES, cid + spans + suffix)
-                if os.path.exists(path):
-                    os.remove(path)
-                    removed.append(path)
+    removed = [p for cid in sorted(ids) for spans in (False, True) for p in timeline_paths(exp_dir, cid, spans)
+               if os.path.exists(p)]
+    for path in removed:
+        os.remove(path)
     return moved, removed
 
 

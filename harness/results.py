@@ -36,10 +36,15 @@ TIMELINE_SUFFIXES = (".csv.xz", ".csv.gz", ".csv")  # as written now, then as wr
 ARCHIVE = "archive"  # results/archive/<same path>: superseded rows, kept, not drawn (harness.archive)
 
 
+def timeline_paths(out_dir: str, cell_id: str, spans: bool = False) -> list[str]:
+    """A cell's timeline file as written now, then as older runs wrote it."""
+    stem = os.path.join(out_dir, TIMELINES, cell_id + (".spans" if spans else ""))
+    return [stem + s for s in TIMELINE_SUFFIXES]
+
+
 def timeline_file(out_dir: str, cell_id: str, spans: bool = False, written: bool = False) -> str:
     """Where a cell's timeline goes; with `written`, the file an older run wrote if that is the one there."""
-    stem = os.path.join(out_dir, TIMELINES, cell_id + (".spans" if spans else ""))
-    paths = [stem + s for s in TIMELINE_SUFFIXES]
+    paths = timeline_paths(out_dir, cell_id, spans)
     return next((p for p in paths if os.path.exists(p)), paths[0]) if written else paths[0]
 
 

@@ -208,11 +208,11 @@ def test_rows_under_archive_are_not_drawn_unless_asked_for(tmp_path):
 
 def test_timelines_are_written_as_xz_and_read_as_older_runs_wrote_them(tmp_path):
     from harness.experiments.base import Base
-    from harness.results import timeline_file
+    from harness.results import timeline_file, timeline_paths
 
     (tmp_path / "timelines").mkdir()
     pd.DataFrame({"t_s": [1.0]}).to_csv(tmp_path / "timelines" / "c.csv.gz", index=False)
     assert timeline_file(str(tmp_path), "c", written=True).endswith("c.csv.gz")
-    Base._compress(timeline_file(str(tmp_path), "c"), "t_s\n2.0\n")  # a re-run replaces the older file
+    Base._compress(timeline_paths(str(tmp_path), "c"), "t_s\n2.0\n")  # a re-run replaces the older file
     assert os.listdir(tmp_path / "timelines") == ["c.csv.xz"]
     assert pd.read_csv(timeline_file(str(tmp_path), "c", written=True))["t_s"].tolist() == [2.0]

@@ -138,17 +138,18 @@ class Base:
         """The run's utilisation samples (if the sampler ran) and its clients' phase spans, compressed."""
         if os.path.exists(timeline):
             with open(timeline) as f:
-                self._compress(R.timeline_file(self.summary.out_dir, cell_id), f.read())
-        self._compress(R.timeline_file(self.summary.out_dir, cell_id, spans=True), spans_csv(clients))
+                self._compress(R.timeline_paths(self.summary.out_dir, cell_id), f.read())
+        self._compress(R.timeline_paths(self.summary.out_dir, cell_id, spans=True), spans_csv(clients))
 
     @staticmethod
-    def _compress(dest: str, text: str) -> None:
+    def _compress(paths: list[str], text: str) -> None:
+        """`text` into `paths[0]` (xz); the rest, an older run's files of the cell, removed."""
+        dest = paths[0]
         os.makedirs(os.path.dirname(dest), exist_ok=True)
         with lzma.open(dest + ".tmp", "wt", preset=9 | lzma.PRESET_EXTREME) as f:
             f.write(text)
         os.replace(dest + ".tmp", dest)
-        stem = dest.removesuffix(R.TIMELINE_SUFFIXES[0])
-        for old in (stem + s for s in R.TIMELINE_SUFFIXES[1:]):  # an older run's file of the cell
+        for old in paths[1:]:
             if os.path.exists(old):
                 os.remove(old)
 
