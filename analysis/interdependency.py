@@ -17,7 +17,8 @@ from harness.results import INFERENCE, PHASES, ROUNDS, TUNING
 PHASE_ORDER = ["search", "build", "measure", "cost_model", "other"]
 
 
-VENDORS = {"torch_eager": "PyTorch eager", "torch_compile": "torch.compile"}  # source -> row label
+VENDORS = {"torch_eager": "PyTorch eager", "torch_compile": "torch.compile",  # source -> row label
+           "torch_cudagraphs": "torch.compile + CUDA graphs"}
 
 
 def sources(inf: pd.DataFrame) -> pd.Series:

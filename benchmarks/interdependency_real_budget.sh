@@ -18,8 +18,8 @@ common=(platform=cuda tuner.trials_per_round=16 tuner.population=64 tuner.geneti
         "infer_shares=[10,25,50,75,100]" results_dir="$results" runs_dir="$runs_root")
 ops=("+exp=op_interdependency model=resnet50" "+exp=op_interdependency model=bert_base")
 models=(
-  "+exp=interdependency model=bert_base tuner.trials=896 tuner.max_trials_per_task=64 vendors=[torch_eager,torch_compile]"
-  "+exp=interdependency model=resnet50 tuner.trials=1216 tuner.max_trials_per_task=32 vendors=[torch_eager,torch_compile]"
+  "+exp=interdependency model=bert_base tuner.trials=896 tuner.max_trials_per_task=64 vendors=[torch_eager,torch_compile,torch_cudagraphs]"
+  "+exp=interdependency model=resnet50 tuner.trials=1216 tuner.max_trials_per_task=32 vendors=[torch_eager,torch_compile,torch_cudagraphs]"
 )
 source benchmarks/slices.sh
 run_slices "$results/cuda/op_interdependency/checkpoint.tar.xz" "$runs_root/cuda/op_interdependency" common ops \

@@ -22,7 +22,7 @@ run_slices() {
     if grep -q "stopped at tune_deadline_s" "$out"; then rc=3; break; fi
   done
   rm -f "$out"
-  $py -m harness.checkpoint pack "$runs" "$ck"
+  if [ -d "$runs" ]; then $py -m harness.checkpoint pack "$runs" "$ck"; fi  # none: no sweep started
   case $rc in
     0) echo "all done" ;;
     3) echo "paused at BUDGET_S=$budget: run again to continue" ;;

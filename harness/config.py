@@ -49,8 +49,9 @@ Scale = StrEnum("Scale", {v: v for v in ("strong", "weak")})
 ModelName = StrEnum("ModelName", {v: v for v in ZOO})
 DType = StrEnum("DType", {v: v for v in ("float32", "float16")})
 InputKind = StrEnum("InputKind", {v: v for v in ("image", "sequence")})
-# vendor reference rows: the same model in PyTorch, eager or torch.compile (cuDNN/cuBLAS/Triton)
-Vendor = StrEnum("Vendor", {v: v for v in ("torch_eager", "torch_compile")})
+# vendor reference rows: the same model in PyTorch, eager or torch.compile (cuDNN/cuBLAS/Triton),
+# or torch.compile replaying CUDA graphs (mode reduce-overhead: no per-kernel launch cost at batch 1)
+Vendor = StrEnum("Vendor", {v: v for v in ("torch_eager", "torch_compile", "torch_cudagraphs")})
 
 
 class ConfigError(ValueError):

@@ -207,7 +207,7 @@ class InferResult:
 @dataclass
 class VendorJob:
     """Measure the model in PyTorch (harness.worker.vendor), each mode of `items` (cell id ->
-    torch_eager | torch_compile), in one process on one share."""
+    torch_eager | torch_compile | torch_cudagraphs), in one process on one share."""
 
     place: Placement
     model: ModelConf
@@ -221,6 +221,7 @@ class VendorResult:
     grant: Grant
     torch_version: str
     measured: list[Measured]
+    failed: dict[str, str] = field(default_factory=dict)  # cell id -> why (the other modes still ran)
 
 
 @dataclass

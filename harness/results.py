@@ -146,7 +146,7 @@ class InferRow:
     unit: str
     repeat: int
     latency_ms: float
-    # tvm: a model compiled by TVM (tuned, or untuned); torch_eager, torch_compile: the same model in
+    # tvm: a model compiled by TVM (tuned, or untuned); torch_*: the same model in
     # PyTorch (vendor libraries), tune_cell empty; empty in rows from before vendor rows: tvm
     source: str = "tvm"
 

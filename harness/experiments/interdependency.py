@@ -205,19 +205,25 @@ class Interdependency(Base):
             self.infer(share, cells)
         for share, vcells in vendor.items():
             step = Step(os.path.join(self.plan.run_dir, "infer"), vcells[0].id)
-            self.attempt(f"infer{share.pct:g}", step.log, self._vendor, share, vcells, step,
-                         cells=[c.id for c in vcells])
+            failed = self.attempt(f"infer{share.pct:g}", step.log, self._vendor, share, vcells, step,
+                                  cells=[c.id for c in vcells])
+            for cell_id, why in (failed or {}).items():
+                self._failed([cell_id], RuntimeError(why), step.log)
         return self.summary
 
-    def _vendor(self, share: Share, cells: list[VendorCell], step: Step) -> None:
+    def _vendor(self, share: Share, cells: list[VendorCell], step: Step) -> dict[str, str]:
+        """Each vendor cell at `share` measured in one process; the cells whose mode failed, with why."""
         cfg = self.cfg
         self.step(f"infer {cfg.model.label} in PyTorch ({', '.join(c.vendor for c in cells)}) at {share.label}",
                   step.log)
         res = self.jobs.vendor(cfg.model, {c.id: c.vendor for c in cells}, share, step)
         ctx = self.context(res.grant.device, f"torch {res.torch_version}")
-        for cell, m in zip(cells, res.measured):
+        by_id = {c.id: c for c in cells}
+        for m in res.measured:
+            cell = by_id[m.cell_id]
             rows = [R.flatten(ctx, R.InferRow(cell.id, "", None, None, share.pct, res.grant.units, res.grant.unit,
                                               i, ms, cell.vendor)) for i, ms in enumerate(m.latencies_ms)]
             self.save(R.INFERENCE, rows, cell.id)
             self.summary.ran.append(cell.id)
             self.advance()
+        return res.failed
