@@ -13,7 +13,7 @@ from matplotlib.colors import LogNorm
 from analysis.figures import FAMILIES
 from analysis.interdependency import heatmap, interdependency_matrix
 from analysis.load import Experiment
-from analysis.provenance import depth, measured
+from analysis.provenance import caption, depth, measured
 from analysis.scaling import scaling
 from harness.results import INFERENCE, THROUGHPUT, TUNING, TUNING_TIME, InferRow, ThroughputRow, TuneRow
 from tests.test_figures_families import config_row, context
@@ -185,3 +185,10 @@ def test_heatmap_colour_scale_covers_the_untuned_row_and_shows_the_spread(keep):
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert f"{mat.loc['untuned', '50%']:.2f}\nIQR 1%" in texts  # (30.45 - 30.15) / 30.3
     assert np.isclose(mat.loc["untuned", "50%"], 30.3 / 1.01)
+
+
+def test_caption_keeps_the_line_breaks_inside_a_line():
+    long = "x " * 120
+    assert caption("a: b", "", "median latency\nunder it: IQR", long).split("\n")[:3] == [
+        "a: b", "median latency", "under it: IQR"]
+    assert all(len(line) <= 190 for line in caption(long).split("\n"))
