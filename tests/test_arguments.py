@@ -31,7 +31,7 @@ def _tune_a_gather(work_dir: str) -> None:
     target = tvm.target.Target({"kind": "llvm", "num-cores": 1})
     runner = ms.runner.LocalRunner(timeout_sec=30, f_alloc_argument=arguments.local)
     db = ms.tune_tir(take, target, work_dir, max_trials_global=4, num_trials_per_iter=4,
-                     builder=builders.create("persistent", 1, 60.0, "llvm"), runner=runner,
+                     builder=builders.create("persistent", 1, 60.0, target), runner=runner,
                      strategy="replay-trace")  # the runner is under test, not the search
     recs = db.get_all_tuning_records()
     assert recs and all(r.run_secs for r in recs)

@@ -26,7 +26,7 @@ BUILD_TIMEOUT_S = 300.0  # one kernel that was built while tuning
 def build_all(mods, target, workers: int) -> list[str]:
     """Every kernel built at once by a warm worker pool, as tuning builds them (one at a time,
     resnet50's 128 verified kernels took ~200 s); the exported artifacts' paths, in order."""
-    b = builders.PersistentBuilder(workers, BUILD_TIMEOUT_S, target.kind.name)
+    b = builders.PersistentBuilder(workers, BUILD_TIMEOUT_S, target)
     try:
         results = b.build([BuilderInput(m, target) for m in mods])
     finally:

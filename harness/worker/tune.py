@@ -146,7 +146,7 @@ def run(job: TuneJob) -> TuneResult:
     workers = t.builder_workers or builders.default_workers(job.place.platform, g.units)
     if t.builder == "persistent":  # our fixes: only the target's tensor intrinsics (stock imports all)
         only_for(target.kind.name)
-    builder = builders.create(t.builder, workers, job.builder_timeout_s, target.kind.name)
+    builder = builders.create(t.builder, workers, job.builder_timeout_s, target)
     try:
         contexts, weights, infos = _contexts(job, progress, target, g.units)
         rec = _search(job, progress, contexts, weights, builder)

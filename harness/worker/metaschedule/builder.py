@@ -17,11 +17,20 @@ from tvm.support.popen_pool import PopenPoolExecutor, StatusKind
 from harness.jobs import SERVE_LOG_ENV
 
 
-def warm_worker(target_kind: str) -> None:
+def warm_worker(target_kind: str, arch: str | None = None) -> None:
     # the default build function imports tensor_intrin on first use: the target's part only
     from harness.worker.intrinsics import only_for
 
     only_for(target_kind)
+    if arch:  # cuda: the headers every kernel includes, parsed once per worker (harness.worker.nvrtc)
+        from harness.worker.nvrtc import precompile_headers
+
+        precompile_headers(arch)
+
+
+def _kind_arch(target) -> tuple[str, str | None]:
+    kind = target.kind.name
+    return kind, (str(target.attrs["arch"]) if kind == "cuda" and "arch" in target.attrs else None)
 
 
 def _noop() -> None:
@@ -30,13 +39,14 @@ def _noop() -> None:
 
 @derived_object
 class PersistentBuilder(PyBuilder):
-    """LocalBuilder whose warm worker pool lives as long as the tuning run."""
+    """LocalBuilder whose warm worker pool lives as long as the tuning run (for `target`'s kind
+    and, on cuda, its arch)."""
 
-    def __init__(self, workers: int, timeout_s: float, target_kind: str, output=None):
+    def __init__(self, workers: int, timeout_s: float, target, output=None):
         super().__init__()
         self.timeout_s = timeout_s
         self.pool = PopenPoolExecutor(max_workers=workers, timeout=timeout_s, initializer=warm_worker,
-                                      initargs=(target_kind,), stdout=output, stderr=output)
+                                      initargs=_kind_arch(target), stdout=output, stderr=output)
         for _ in range(workers):  # start every worker now: they warm up while the tasks are extracted
             self.pool.submit(_noop)
 
@@ -56,7 +66,7 @@ class PersistentBuilder(PyBuilder):
         self.pool.shutdown()
 
 
-_kept: dict = {}  # a serving process's persistent builder, by (workers, timeout, target kind)
+_kept: dict = {}  # a serving process's persistent builder, by (workers, timeout, target kind, arch)
 _keeping = False
 
 
@@ -72,13 +82,13 @@ def default_workers(platform: str, units: int) -> int:
     return units if platform == "cpu" else len(os.sched_getaffinity(0))
 
 
-def create(kind: str, workers: int, timeout_s: float, target_kind: str):
-    """`local`: stock LocalBuilder; `persistent`: PersistentBuilder (for `target_kind`)."""
+def create(kind: str, workers: int, timeout_s: float, target):
+    """`local`: stock LocalBuilder; `persistent`: PersistentBuilder (for `target`)."""
     if kind == "local":
         return LocalBuilder(max_workers=workers, timeout_sec=timeout_s)
     if kind != "persistent":
         raise ValueError(f"builder={kind!r} is not allowed; choose one of: local, persistent")
-    key = (workers, timeout_s, target_kind)
+    key = (workers, timeout_s, *_kind_arch(target))
     if key in _kept:
         print(f"builder: the {workers} warm workers of the previous job", flush=True)
         return _kept[key]
@@ -86,9 +96,9 @@ def create(kind: str, workers: int, timeout_s: float, target_kind: str):
         other.shutdown()
     _kept.clear()
     if not _keeping:
-        return PersistentBuilder(workers, timeout_s, target_kind)
+        return PersistentBuilder(workers, timeout_s, target)
     log = os.environ.get(SERVE_LOG_ENV)  # kept workers outlive the job: the process's own log
-    b = PersistentBuilder(workers, timeout_s, target_kind, open(log, "ab") if log else None)
+    b = PersistentBuilder(workers, timeout_s, target, open(log, "ab") if log else None)
     _kept[key] = b
     return b
 
