@@ -83,8 +83,9 @@ def main() -> None:
         times = [build_all(mods, target, a.workers) for _ in range(2)]
         warm, build, bad = min(times, key=lambda t: t[1])
         per = build * a.workers / max(1, len(mods))
-        print(f"headers precompiled {mode:>3}: warm-up {warm:5.1f} s, {len(mods)} builds {build:6.1f} s "
-              f"({per:.2f} worker-s each, best of 2: {statistics.mean(t[1] for t in times):.1f} s mean), {bad} failed")
+        mean = statistics.mean(t[1] for t in times)
+        print(f"headers precompiled {mode:>3}: warm-up {warm:5.1f} s, {len(mods)} builds {build:6.1f} s best of 2 "
+              f"(mean {mean:.1f} s; {per:.2f} worker-s a build), {bad} failed")
 
 
 if __name__ == "__main__":
