@@ -120,3 +120,19 @@ def test_vendor_job_times_the_model_in_pytorch(tmp_path):
     assert res.grant.units == 1 and res.torch_version
     assert [m.cell_id for m in res.measured] == ["cell"] and len(res.measured[0].latencies_ms) == 3
     assert all(0 < ms < 100 for ms in res.measured[0].latencies_ms)
+
+
+def test_a_vendor_mode_that_fails_spares_the_others(tmp_path, monkeypatch):
+    pytest.importorskip("torch")
+    from harness.config import InferConf
+    from harness.device.proc import run_job
+    from harness.jobs import Placement, Share, VendorJob
+    from harness.layout import Step
+
+    monkeypatch.setenv("CXX", "/bin/false")  # torch.compile's C++ build fails on cpu; eager needs none
+    model = ModelConf(name="torch", ctor="tests.torch_nets:tiny_conv", input_size=16)
+    items = {"e": "torch_eager", "c": "torch_compile", "g": "torch_cudagraphs"}
+    job = VendorJob(Placement("cpu", 50), model, items, InferConf(warmup=1, number=5, repeats=3))
+    res = run_job("vendor", job, Step(str(tmp_path), "vendor"), Share("cpu", 50))
+    assert [m.cell_id for m in res.measured] == ["e"]
+    assert set(res.failed) == {"c", "g"} and res.failed["c"].startswith("torch_compile: ")
