@@ -97,4 +97,4 @@ def tag(labels: pd.Series, rows: pd.DataFrame) -> pd.Series:
 def caption(*lines: str) -> str:
     """The non-empty lines, one under another, each wrapped at 190 characters (a 12-inch figure's
     title at 9 points; a suptitle drawn with wrap=True narrows it to its figure)."""
-    return "\n".join(textwrap.fill(part, 190) for line in lines if line for part in line.split("\n"))
+    return "\n".join(textwrap.fill(part, 190) for line in lines if line for part in line.split("\n") if part)

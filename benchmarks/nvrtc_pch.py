@@ -74,12 +74,13 @@ def main() -> None:
         target = make_target("cuda", 100)
     mods = candidates(conv_module(), target, a.candidates)
     print(f"{len(mods)} candidates for {target.attrs['arch']}, {a.workers} warm workers, host {platform.node()}")
-    user = os.environ.get(ENV)
+    if os.environ.get(ENV) is not None:
+        raise SystemExit(f"{ENV} is set ({os.environ[ENV]!r}): unset it, both rows would time those options")
     for mode in ("off", "on"):
         if mode == "off":
-            os.environ[ENV] = user or ""  # set (even empty): the workers leave NVRTC's options alone
-        elif user is None:
-            os.environ.pop(ENV, None)
+            os.environ[ENV] = ""  # set, even empty: the workers leave NVRTC's options alone
+        else:
+            del os.environ[ENV]
         times = [build_all(mods, target, a.workers) for _ in range(2)]
         warm, build, bad = min(times, key=lambda t: t[1])
         per = build * a.workers / max(1, len(mods))

@@ -94,6 +94,9 @@ def _check_vendors(cfg: SweepConf) -> None:
     if cfg.experiment != Experiment.interdependency:
         raise ConfigError(f"vendors={[str(v) for v in cfg.vendors]} is measured by +exp=interdependency only, "
                           f"not {cfg.experiment}")
+    if "torch_cudagraphs" in cfg.vendors and cfg.platform.name != "cuda":
+        raise ConfigError(f"vendors=torch_cudagraphs replays CUDA graphs: platform=cuda only, not {cfg.platform.name} "
+                          f"(torch_eager and torch_compile run on any platform)")
     ctor = cfg.model.torch_ctor()
     if ctor is None:
         with_torch = sorted(n for n, e in ZOO.items() if e.torch)

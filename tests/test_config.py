@@ -52,6 +52,7 @@ def test_cli_model_override_wins_over_experiment():
     (dict(infer_shares=[]), "infer_shares is empty"),
     (dict(model__name="onnx"), "model.path"),
     (dict(model__name="onnx", model__path="/no/such/model.onnx"), "/no/such/model.onnx"),
+    (dict(vendors=["torch_cudagraphs"]), "vendors=torch_cudagraphs replays CUDA graphs: platform=cuda only, not cpu"),
 ])
 def test_bad_values_are_named(change, needle):
     cfg = SweepConf()

@@ -8,7 +8,8 @@ from harness.worker.nvrtc import ENV, OPTIONS, precompile_headers
 
 
 def test_headers_are_precompiled_only_where_nvrtc_takes_the_options(monkeypatch):
-    monkeypatch.delenv(ENV, raising=False)
+    monkeypatch.setenv(ENV, "")  # so that the test's end restores it, whatever the probe sets
+    monkeypatch.delenv(ENV)
     monkeypatch.delenv("TVM_CUDA_COMPILE_MODE", raising=False)
     ok = precompile_headers("sm_90")
     assert os.environ.get(ENV) == (OPTIONS if ok else None)

@@ -207,8 +207,10 @@ class Interdependency(Base):
             step = Step(os.path.join(self.plan.run_dir, "infer"), vcells[0].id)
             failed = self.attempt(f"infer{share.pct:g}", step.log, self._vendor, share, vcells, step,
                                   cells=[c.id for c in vcells])
-            for cell_id, why in (failed or {}).items():
+            for cell_id, why in (failed or {}).items():  # no stale rows of an earlier run stay
+                self.save(R.INFERENCE, [], cell_id)
                 self._failed([cell_id], RuntimeError(why), step.log)
+                self.advance()
         return self.summary
 
     def _vendor(self, share: Share, cells: list[VendorCell], step: Step) -> dict[str, str]:

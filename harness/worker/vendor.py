@@ -15,6 +15,7 @@ from harness.worker.torch_models import build, example_input
 
 
 COMPILE = {"torch_compile": {}, "torch_cudagraphs": {"mode": "reduce-overhead"}}  # mode -> torch.compile's
+ORDER = ("torch_eager", "torch_compile", "torch_cudagraphs")
 
 
 def _timed(fn, x, sync, number: int, min_repeat_ms: int) -> float:
@@ -42,20 +43,31 @@ def run(job: VendorJob) -> VendorResult:
     net = build(job.model).to(dev)
     x = example_input(job.model).to(dev)
     sync = torch.cuda.synchronize if cuda else (lambda: None)
-    conf, measured = job.infer, []
+    measured = []
     failed = {}
-    for cell_id, mode in job.items.items():
-        fn = torch.compile(net, **COMPILE[mode]) if mode in COMPILE else net
+    # CUDA graphs last: a failed capture must not disturb the other modes
+    for cell_id, mode in sorted(job.items.items(), key=lambda item: ORDER.index(item[1])):
         try:
-            with torch.inference_mode():
-                # torch.compile compiles on the first call; CUDA graphs are recorded after a few
-                for _ in range(max(1 if mode not in COMPILE else 3, conf.warmup)):
-                    fn(x)
-                # one repeat's worth discarded: eager's first repeats on the H100 ran 1.6x slower
-                reps = [_timed(fn, x, sync, conf.number, conf.min_repeat_ms) for _ in range(conf.repeats + 1)][1:]
+            reps = _measure(net, x, mode, cuda, sync, job.infer)
         except Exception as e:  # noqa: BLE001 - one mode's failure (a compiler's) spares the others
             traceback.print_exc()
             failed[cell_id] = f"{mode}: {type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
             continue
         measured.append(Measured(cell_id, reps))
     return VendorResult(g, torch.__version__, measured, failed)
+
+
+def _measure(net, x, mode: str, cuda: bool, sync, conf) -> list[float]:
+    if mode in COMPILE:
+        torch._dynamo.reset()  # a fresh compile: the previous mode's cached graphs are not reused
+    fn = torch.compile(net, **COMPILE[mode]) if mode in COMPILE else net
+    with torch.inference_mode():
+        # torch.compile compiles on the first call; CUDA graphs are recorded after a few
+        for _ in range(max(1 if mode not in COMPILE else 3, conf.warmup)):
+            fn(x)
+        if mode == "torch_cudagraphs" and cuda:
+            skips = torch._dynamo.utils.counters["inductor"]["cudagraph_skips"]
+            if skips:
+                raise RuntimeError(f"torch.compile skipped CUDA graphs ({skips}x): the row would be torch.compile's")
+        # one repeat's worth discarded: eager's first repeats on the H100 ran 1.6x slower
+        return [_timed(fn, x, sync, conf.number, conf.min_repeat_ms) for _ in range(conf.repeats + 1)][1:]
