@@ -9,13 +9,13 @@ import traceback
 
 import torch
 
+from harness.config import Vendor
 from harness.jobs import Measured, VendorJob, VendorResult
 from harness.worker.target import grant
 from harness.worker.torch_models import build, example_input
 
 
 COMPILE = {"torch_compile": {}, "torch_cudagraphs": {"mode": "reduce-overhead"}}  # mode -> torch.compile's
-ORDER = ("torch_eager", "torch_compile", "torch_cudagraphs")
 
 
 def _timed(fn, x, sync, number: int, min_repeat_ms: int) -> float:
@@ -45,25 +45,25 @@ def run(job: VendorJob) -> VendorResult:
     sync = torch.cuda.synchronize if cuda else (lambda: None)
     measured = []
     failed = {}
-    # CUDA graphs last: a failed capture must not disturb the other modes
-    for cell_id, mode in sorted(job.items.items(), key=lambda item: ORDER.index(item[1])):
+    # in Vendor's order, CUDA graphs last: a failed capture must not disturb the other modes
+    for cell_id, mode in sorted(job.items.items(), key=lambda item: list(Vendor).index(item[1])):
         try:
             reps = _measure(net, x, mode, cuda, sync, job.infer)
         except Exception as e:  # noqa: BLE001 - one mode's failure (a compiler's) spares the others
             traceback.print_exc()
-            failed[cell_id] = f"{mode}: {type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+            failed[cell_id] = f"{mode}: {type(e).__name__}: {str(e).strip()}"  # the sweep records its first line
             continue
         measured.append(Measured(cell_id, reps))
     return VendorResult(g, torch.__version__, measured, failed)
 
 
 def _measure(net, x, mode: str, cuda: bool, sync, conf) -> list[float]:
+    fn, calls = net, 1
     if mode in COMPILE:
         torch._dynamo.reset()  # a fresh compile: the previous mode's cached graphs are not reused
-    fn = torch.compile(net, **COMPILE[mode]) if mode in COMPILE else net
+        fn, calls = torch.compile(net, **COMPILE[mode]), 3  # compiled on the first call, graphs recorded after
     with torch.inference_mode():
-        # torch.compile compiles on the first call; CUDA graphs are recorded after a few
-        for _ in range(max(1 if mode not in COMPILE else 3, conf.warmup)):
+        for _ in range(max(calls, conf.warmup)):
             fn(x)
         if mode == "torch_cudagraphs" and cuda:
             skips = torch._dynamo.utils.counters["inductor"]["cudagraph_skips"]
