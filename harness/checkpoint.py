@@ -8,8 +8,10 @@ file; `unpack` puts it into a run directory on another machine, where the same s
 Kept: cell state, progress and tuning results (rounds, spans), who holds which task (Slice-Tune's
 queue), the utilisation timeline and the databases; of a cell whose tuning finished (its rows
 written), only its state, its best record per workload and the workloads those records use (what
-compiling it needs); not kept:
-logs, compiled models, merged databases, task caches (made again).
+compiling it needs). A cell finished when its state says so (Slice-Tune's comparison cells) or,
+in a cell without a state, when its tuning result says complete (then the result and progress
+are kept too: inference reads the result, and a sweep that lost the rows finds nothing left to tune).
+Not kept: logs, compiled models, merged databases, task caches (made again).
 """
 
 from __future__ import annotations
@@ -62,11 +64,11 @@ def trim_workloads(records: str, workloads: str) -> tuple[str, str]:
     return "".join(x + "\n" for x in out), "".join(wl[o] + "\n" for o in old)
 
 
-def _tuned(cell_dir: str) -> bool:
+def _flag(path: str, key: str) -> bool:
     try:
-        with open(os.path.join(cell_dir, CELL_STATE)) as f:
-            return bool(json.load(f).get("tuned"))
-    except (OSError, ValueError):
+        with open(path) as f:
+            return bool(json.load(f).get(key))
+    except (OSError, ValueError, AttributeError):
         return False
 
 
@@ -83,18 +85,22 @@ def _database(work_dir: str, keep: int, done: bool) -> dict[str, bytes]:
 
 def pack(run_dir: str, dest: str, keep: int = BEST_PER_WORKLOAD) -> int:
     """Pack `run_dir`'s resumable state into `dest` (.tar.xz); returns the number of files."""
-    n, finished = 0, set()
+    n, finished, stateful = 0, set(), set()
     os.makedirs(os.path.dirname(dest) or ".", exist_ok=True)
     # xz, extreme: a third of gzip's size on JSON, and the clients' near-identical workloads a tenth less again
     with tarfile.open(dest + ".tmp", "w:xz", preset=9 | lzma.PRESET_EXTREME) as tar:
         for root, dirs, files in os.walk(run_dir):
             dirs[:] = sorted(d for d in dirs if d not in ("logs", "locks", "servers", MERGED))  # merged: made again
-            if root in finished or _tuned(root):
-                finished.update([root, *(os.path.join(root, d) for d in dirs)])
+            below = [root, *(os.path.join(root, d) for d in dirs)]
+            if CELL_STATE in files:  # its state decides, not its clients' results (a paused cell's may be complete)
+                stateful.update(below)
+            if root in finished or _flag(os.path.join(root, CELL_STATE), "tuned") or \
+                    (root not in stateful and _flag(os.path.join(root, RESULT), "complete")):
+                finished.update(below)
             done = root in finished
             db = _database(root, keep, done) if {RECORDS, WORKLOADS} <= set(files) else {}
             for name in sorted(files):
-                if name not in (FINISHED if done else KEPT):
+                if name not in (KEPT if not done else FINISHED if root in stateful else FINISHED | {RESULT, PROGRESS}):
                     continue
                 path = os.path.join(root, name)
                 arc = os.path.relpath(path, run_dir)

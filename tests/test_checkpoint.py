@@ -61,6 +61,38 @@ def test_a_finished_cell_keeps_what_compiling_it_needs(tmp_path):
     assert {"paused/timeline.csv", "paused/client0/tune.progress.json", "paused/client0/tune.result.json"} <= names
 
 
+def test_a_cell_without_state_is_finished_when_its_result_says_complete(tmp_path):
+    """op_interdependency's and interdependency's cells: their tuning result decides; it is kept
+    (inference reads it) with the progress (a sweep that lost the rows finds nothing left to tune)."""
+    run = tmp_path / "runs"
+    for cell, complete in (("done", True), ("paused", False)):
+        d = run / cell / "tune"
+        d.mkdir(parents=True)
+        (d / "tune.result.json").write_text(json.dumps({"complete": complete}))
+        (d / "tune.progress.json").write_text("{}")
+        (d / "timeline.csv").write_text("t_s\n1\n")
+        (d / "database_workload.json").write_text('["w0"]\n["w1"]\n')
+        (d / "database_tuning_record.json").write_text("\n".join(_record(1, [s]) for s in (5.0, 4.0)) + "\n")
+    # a Slice-Tune cell's state decides, whatever its clients' results say
+    client = run / "sliced" / "client0"
+    client.mkdir(parents=True)
+    (run / "sliced" / "cell.state.json").write_text(json.dumps({"tuned": False}))
+    (client / "tune.result.json").write_text(json.dumps({"complete": True}))
+    (client / "database_workload.json").write_text('["w0"]\n')
+    (client / "database_tuning_record.json").write_text("\n".join(_record(0, [s]) for s in (5.0, 4.0)) + "\n")
+    C.pack(str(run), str(tmp_path / "ck.tar.xz"))
+    with tarfile.open(tmp_path / "ck.tar.xz") as tar:
+        names = set(tar.getnames())
+        read = {n: tar.extractfile(n).read().decode().splitlines() for n in names}
+    assert {n for n in names if n.startswith("done/")} == {
+        "done/tune/tune.result.json", "done/tune/tune.progress.json", "done/tune/database_workload.json",
+        "done/tune/database_tuning_record.json"}
+    assert read["done/tune/database_tuning_record.json"] == [_record(0, [4.0])]  # renumbered: one workload left
+    assert read["done/tune/database_workload.json"] == ['["w1"]']
+    assert "paused/tune/timeline.csv" in names and len(read["paused/tune/database_tuning_record.json"]) == 2
+    assert len(read["sliced/client0/database_tuning_record.json"]) == 2
+
+
 def test_a_finished_cell_keeps_only_the_workloads_its_records_use():
     records = "".join(_record(wl, [s]) + "\n" for wl, s in ((3, 2.0), (1, 1.0), (3, 1.5)))
     workloads = "".join(f'["w{i}"]\n' for i in range(5))
