@@ -2,7 +2,8 @@
 at when it will be inferred anywhere in that range of shares. From the interdependency matrices
 in the result files only: for each model, batch, tuner setting and machine, the tune share whose
 worst slowdown (median latency / the best tuned model's at the same inference share) over the
-inference shares in the range is smallest, printed with the table it was read from.
+inference shares in the range is smallest, printed with the table it was read from. From operator
+matrices (`op_interdependency`) the same choice, on the geometric mean over the model's tasks.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from analysis import ops
 from analysis.interdependency import VENDORS, cell_stats, grid, is_tuned, with_references
 from analysis.load import experiment_dirs, read_dir, split_exp, variants
 from analysis.provenance import depth, machine, with_tasks
-from harness.results import INFERENCE, TUNING
+from harness.results import INFERENCE, OP_INFERENCE, OP_TUNING, TUNING
 
 
 @dataclass
@@ -58,10 +60,33 @@ def advise_rows(inf: pd.DataFrame, lo: float, hi: float) -> tuple[pd.DataFrame, 
     return table, pick, float(tuned.loc[pick, "worst"]), untuned
 
 
+def advise_ops(exp: str, frames: dict[str, pd.DataFrame], lo: float, hi: float) -> list[Advice]:
+    """Per operator experiment and model: the same choice on the geometric mean over its tasks."""
+    inf, tuning = frames.get(OP_INFERENCE), frames.get(OP_TUNING)
+    if inf is None:
+        return []
+    out = []
+    for (model, batch, _), g in variants(inf):
+        g = g[(g["infer_share"] >= lo) & (g["infer_share"] <= hi)]
+        if g.empty:
+            continue
+        table = ops.summary_matrix(g)
+        table["worst"] = table.max(axis=1, skipna=False)
+        if table["worst"].isna().all():
+            continue
+        runs = tuning[tuning["cell_id"].isin(g["tune_cell"])] if tuning is not None else None
+        title = (f"{exp}: {model} (batch {batch}) kernels of {g['task'].nunique()} tasks on {machine(g)}; "
+                 f"{ops.depth(runs)}; geometric mean over the tasks")
+        pick = str(table["worst"].idxmin())
+        out.append(Advice(title, table, pick, float(table.loc[pick, "worst"]), None))
+    return out
+
+
 def advise(root: str, lo: float, hi: float) -> list[Advice]:
     out = []
     for d in experiment_dirs(root):
         for exp, frames in split_exp(read_dir(d), "interdependency").items():
+            out += advise_ops(exp, frames, lo, hi)
             inf, tuning = frames.get(INFERENCE), frames.get(TUNING)
             if inf is None or "tune_share" not in inf:
                 continue
@@ -76,9 +101,10 @@ def advise(root: str, lo: float, hi: float) -> list[Advice]:
 
 
 def report(a: Advice, lo: float, hi: float) -> str:
-    lines = [a.title, "slowdown against the best tuned model at each inference share:",
+    what = "kernels" if "kernels of" in a.title else "model"
+    lines = [a.title, f"slowdown against the best tuned {what} at each inference share:",
              a.table.to_string(float_format=lambda v: f"{v:.3f}"),
-             f"advice: tune at {a.pick}: at most {a.worst:.3f}x the best tuned model anywhere in {lo:g}-{hi:g}%"]
+             f"advice: tune at {a.pick}: at most {a.worst:.3f}x the best tuned {what} anywhere in {lo:g}-{hi:g}%"]
     if "smoke test" in a.title:
         lines.append("  caution: a smoke test (under 2 rounds per task): the ranking is search noise, "
                      "not the interdependency")

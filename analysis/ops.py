@@ -64,11 +64,16 @@ def per_task(inf: pd.DataFrame, tuning: pd.DataFrame | None, head: str):
     return fig
 
 
-def summary(inf: pd.DataFrame, head: str):
-    """Geometric mean over tasks of each cell's ratio."""
+def summary_matrix(inf: pd.DataFrame) -> pd.DataFrame:
+    """Geometric mean over tasks of each cell's ratio (tune share x inference share)."""
     mats = [task_matrix(inf[inf["task"] == t]) for t in dict.fromkeys(inf["task"])]
     logs = pd.concat([np.log(m) for m in mats]).groupby(level=0, sort=False).mean()
-    mat = np.exp(logs).reindex(mats[0].index)
+    return np.exp(logs).reindex(mats[0].index)
+
+
+def summary(inf: pd.DataFrame, head: str):
+    """The summary matrix as a heatmap."""
+    mat = summary_matrix(inf)
     fig, ax = plt.subplots(figsize=(1.0 * mat.shape[1] + 2.5, 0.55 * mat.shape[0] + 1.8))
     _panel(ax, mat, "geometric mean over tasks of latency / best at that share", 1.0,
            max(1.05, float(mat.max().max())))

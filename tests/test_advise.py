@@ -85,3 +85,28 @@ def test_reference_rows_join_every_tuner_setting():
     g = with_references(both[both["tuner_fp"] == "def"], both)
     assert set(g["source"]) == {"tvm", "torch_compile"} and g["tune_share"].isna().any()
     assert len(g) == len(later) + int(inf["tune_share"].isna().sum())
+
+
+def test_operator_rows_are_advised_on_the_geometric_mean_over_tasks(tmp_path, capsys):
+    """op_interdependency rows: task a favours its own share, task b the 100% kernel; the geometric
+    mean decides (25%: worst sqrt(1.0 * 1.44) = 1.2 over 25-100; 100%: sqrt(2.25 * 1.0) = 1.5)."""
+    us = {"a": {25: {25: 10.0, 100: 5.0}, 100: {25: 15.0, 100: 5.0}},
+          "b": {25: {25: 10.0, 100: 7.2}, 100: {25: 15.0, 100: 5.0}}}
+    out = [dict(exp="op_interdependency", platform="cuda", device="NVIDIA H100", host="gpu1", model="resnet50",
+                batch=1, trials=256, trials_per_round=16, tuner_fp="abc", cell_id=f"i{i}", tune_cell=f"t{t}",
+                task=task, tune_share=t, infer_share=i, repeat=rep, latency_us=v * jitter)
+           for task, by in us.items() for t, row in by.items() for i, v in row.items()
+           for rep, jitter in enumerate((0.99, 1.0, 1.01))]
+    tuning = [dict(exp="op_interdependency", cell_id=f"t{t}", task=task, trials=256, trials_per_round=16,
+                   converged=task == "a") for task in us for t in (25, 100)]
+    d = tmp_path / "cuda" / "op_interdependency"
+    d.mkdir(parents=True)
+    pd.DataFrame(out).to_csv(d / "op_inference.csv.gz", index=False)
+    pd.DataFrame(tuning).to_csv(d / "op_tuning.csv", index=False)
+    assert main([str(tmp_path), "--deploy", "25-100"]) == 0
+    text = capsys.readouterr().out
+    assert "resnet50 (batch 1) kernels of 2 tasks on NVIDIA H100 (host gpu1)" in text
+    assert "converged: 2 of 4 runs" in text
+    assert "advice: tune at 25%: at most 1.200x the best tuned kernels anywhere in 25-100%" in text
+    assert main([str(tmp_path), "--deploy", "100-100"]) == 0
+    assert "advice: tune at 100%: at most 1.000x" in capsys.readouterr().out
