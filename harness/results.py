@@ -25,7 +25,7 @@ INFERENCE = "inference.csv.gz"  # one row per measured repeat
 TUNING_TIME = "tuning_time.csv"  # one row per tuning configuration (+exp=tuning_time)
 THROUGHPUT = "throughput.csv"  # one row per (set of jobs, job) (+exp=throughput)
 CURVES = "tuning_curves.csv.gz"  # one row per (configuration, round end): estimated model latency vs time
-PHASE_USE = "phase_use.csv"  # one row per (configuration, phase): client-seconds and CPU-seconds
+PHASE_USE = "phase_use.csv.gz"  # one row per (configuration, phase): client-seconds and CPU-seconds
 VERIFY = "verify.csv.gz"  # one row per (configuration, task, top-k candidate): as tuned and measured alone
 MEASURES = "measure_context.csv.gz"  # one row per (configuration, client, measured round): what ran beside it
 OP_TUNING = "op_tuning.csv"  # one row per (tune share, task) (+exp=op_interdependency)
