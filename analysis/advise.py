@@ -29,6 +29,7 @@ class Advice:
     pick: str  # the tune share (as labelled in the table)
     worst: float  # its worst slowdown over the range
     untuned_worst: float | None  # the untuned model's, where measured
+    what: str = "model"  # what was tuned: a whole model, or a model's kernels (operator rows)
 
 
 def parse_range(text: str) -> tuple[float, float]:
@@ -78,7 +79,7 @@ def advise_ops(exp: str, frames: dict[str, pd.DataFrame], lo: float, hi: float) 
         title = (f"{exp}: {model} (batch {batch}) kernels of {g['task'].nunique()} tasks on {machine(g)}; "
                  f"{ops.depth(runs)}; geometric mean over the tasks")
         pick = str(table["worst"].idxmin())
-        out.append(Advice(title, table, pick, float(table.loc[pick, "worst"]), None))
+        out.append(Advice(title, table, pick, float(table.loc[pick, "worst"]), None, "kernels"))
     return out
 
 
@@ -101,13 +102,12 @@ def advise(root: str, lo: float, hi: float) -> list[Advice]:
 
 
 def report(a: Advice, lo: float, hi: float) -> str:
-    what = "kernels" if "kernels of" in a.title else "model"
-    lines = [a.title, f"slowdown against the best tuned {what} at each inference share:",
+    lines = [a.title, f"slowdown against the best tuned {a.what} at each inference share:",
              a.table.to_string(float_format=lambda v: f"{v:.3f}"),
-             f"advice: tune at {a.pick}: at most {a.worst:.3f}x the best tuned {what} anywhere in {lo:g}-{hi:g}%"]
+             f"advice: tune at {a.pick}: at most {a.worst:.3f}x the best tuned {a.what} anywhere in {lo:g}-{hi:g}%"]
     if "smoke test" in a.title:
-        lines.append("  caution: a smoke test (under 2 rounds per task): the ranking is search noise, "
-                     "not the interdependency")
+        lines.append("  caution: a smoke test (too few rounds per task for the search to settle): the ranking is "
+                     "search noise, not the interdependency")
     if a.untuned_worst is not None and a.untuned_worst < a.worst:
         lines.append(f"  (the untuned model, at most {a.untuned_worst:.3f}x, does better: "
                      "the tuning bought nothing here)")
