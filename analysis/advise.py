@@ -75,9 +75,8 @@ def advise_ops(exp: str, frames: dict[str, pd.DataFrame], lo: float, hi: float) 
         table["worst"] = table.max(axis=1, skipna=False)
         if table["worst"].isna().all():
             continue
-        runs = tuning[tuning["cell_id"].isin(g["tune_cell"])] if tuning is not None else None
         title = (f"{exp}: {model} (batch {batch}) kernels of {g['task'].nunique()} tasks on {machine(g)}; "
-                 f"{ops.depth(runs)}; geometric mean over the tasks")
+                 f"{ops.depth(ops.runs_of(tuning, g))}; geometric mean over the tasks")
         pick = str(table["worst"].idxmin())
         out.append(Advice(title, table, pick, float(table.loc[pick, "worst"]), None, "kernels"))
     return out

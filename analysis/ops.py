@@ -21,6 +21,11 @@ def task_matrix(rows: pd.DataFrame) -> pd.DataFrame:
     return grid(cell_stats(rows.assign(latency_ms=rows["latency_us"])), "ratio")
 
 
+def runs_of(tuning: pd.DataFrame | None, inf: pd.DataFrame) -> pd.DataFrame | None:
+    """The tuning rows of the runs whose kernels `inf` timed."""
+    return tuning[tuning["cell_id"].isin(inf["tune_cell"])] if tuning is not None else None
+
+
 SETTLED_ROUNDS = 4  # fewer rounds of a task cannot show convergence (harness.metrics.MIN_ROUNDS)
 
 
@@ -87,7 +92,7 @@ def figures(x: Experiment, save) -> None:
     if inf is None:
         return
     for (model, batch, suffix), g in variants(inf):
-        runs = tuning[tuning["cell_id"].isin(g["tune_cell"])] if tuning is not None else None
+        runs = runs_of(tuning, g)
         head = caption(f"{x.exp}: {model} (batch {batch}) kernels on {machine(g)}", depth(runs),
                        "each kernel's median latency / the best tune share's at that inference share",
                        commit_note(g, runs))

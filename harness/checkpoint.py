@@ -30,6 +30,7 @@ RECORDS, WORKLOADS = DATABASE_FILES
 RESULT = os.path.basename(tune_step(".").result)
 KEPT = {CELL_STATE, PROGRESS, QUEUE, TIMELINE, RECORDS, WORKLOADS, RESULT}
 FINISHED = {CELL_STATE, RECORDS, WORKLOADS}  # a finished cell's rows hold the rest
+FINISHED_BY_RESULT = FINISHED | {RESULT, PROGRESS}  # ... of a cell without a state: inference reads its result
 BEST_PER_WORKLOAD = 8  # a paused cell's: what its search continues from
 BEST_WHEN_TUNED = 1  # a finished cell's: what compiling it needs
 
@@ -98,9 +99,10 @@ def pack(run_dir: str, dest: str, keep: int = BEST_PER_WORKLOAD) -> int:
                     (root not in stateful and _flag(os.path.join(root, RESULT), "complete")):
                 finished.update(below)
             done = root in finished
+            names = KEPT if not done else FINISHED if root in stateful else FINISHED_BY_RESULT
             db = _database(root, keep, done) if {RECORDS, WORKLOADS} <= set(files) else {}
             for name in sorted(files):
-                if name not in (KEPT if not done else FINISHED if root in stateful else FINISHED | {RESULT, PROGRESS}):
+                if name not in names:
                     continue
                 path = os.path.join(root, name)
                 arc = os.path.relpath(path, run_dir)
