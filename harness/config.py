@@ -203,8 +203,8 @@ class SweepConf:
     vendors: list[Vendor] = field(default_factory=list)
     parallel_tuning: int = 1  # tuning runs side by side, each on its own share (cores split)
     rerun: bool = False  # redo cells that already have results
-    # stop tuning after this many seconds of the sweep (at a round's end); the same command
-    # continues the stopped runs from their databases
+    # stop tuning after this many seconds of the sweep (at a round's end), and start no compile or
+    # measurement after it; the same command continues the stopped runs from their databases
     tune_deadline_s: float | None = None
     # a worker job (task listing, compile, measure) running longer than this is ended and its cell
     # recorded as failed; so is a tuning job that records no round for as long (None: derived

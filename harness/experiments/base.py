@@ -105,11 +105,11 @@ class Base:
             return None
         return self.cfg.tune_deadline_s - (time.perf_counter() - self._t0)
 
-    def out_of_time(self, cell_id: str) -> bool:
-        """True (and the cell recorded as paused) once the sweep's deadline has passed."""
+    def out_of_time(self, *cell_ids: str) -> bool:
+        """True (and the cells recorded as paused) once the sweep's deadline has passed."""
         left = self.time_left()
         if left is not None and left <= 0:
-            self.summary.paused.append(cell_id)
+            self.summary.paused.extend(cell_ids)
             return True
         return False
 

@@ -174,6 +174,8 @@ class Interdependency(Base):
         s = self.summary
         if source.id in s.paused or source.id in s.failed or source.id in s.busy:
             return None
+        if self.out_of_time(cell.id):  # no compile or measurement starts past the deadline
+            return None
         art = arts.get(source.id) or artifact(source.work_dir)
         if art is None:  # not compiled yet, or compiled on another machine
             log_path = os.path.join(source.work_dir, "compile.log")
@@ -202,8 +204,11 @@ class Interdependency(Base):
             if found is not None:
                 by_share.setdefault(cell.share, []).append((cell, *found))
         for share, cells in by_share.items():
-            self.infer(share, cells)
+            if not self.out_of_time(*[c.id for c, _, _ in cells]):
+                self.infer(share, cells)
         for share, vcells in vendor.items():
+            if self.out_of_time(*[c.id for c in vcells]):
+                continue
             step = Step(os.path.join(self.plan.run_dir, "infer"), vcells[0].id)
             failed = self.attempt(f"infer{share.pct:g}", step.log, self._vendor, share, vcells, step,
                                   cells=[c.id for c in vcells])
