@@ -1,5 +1,6 @@
 """Vendor reference: the model in PyTorch, eager or torch.compile (cuDNN/cuBLAS/Triton on cuda),
-timed like the tuned models (warm-up, then repeats of `number` runs) in a process on a share."""
+in the model's own precision (float32 without TF32), timed like the tuned models (warm-up, then
+repeats of `number` runs) in a process on a share."""
 
 from __future__ import annotations
 
@@ -36,6 +37,10 @@ def _timed(fn, x, sync, number: int, min_repeat_ms: int) -> float:
 def run(job: VendorJob) -> VendorResult:
     g = grant(job.place)
     cuda = job.place.platform == "cuda"
+    # float32 in float32, as the tuned model computes: no TF32 (cuDNN's convolutions default to it)
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.set_float32_matmul_precision("highest")
     dev = torch.device(f"cuda:{job.place.device_id}" if cuda else "cpu")
     if not cuda:
         torch.set_num_threads(len(os.sched_getaffinity(0)))
