@@ -1,6 +1,9 @@
 """op_interdependency: convergence read from a task's rounds; the experiment on CPU at tiny scale
 (tune shares tuned at once on their own servers, every kernel timed at every share), its figures."""
 
+import dataclasses
+import os
+
 import pytest
 
 from harness.jobs import RoundRecord
@@ -80,3 +83,8 @@ def test_op_interdependency_on_cpu(tmp_path):
                    for s in read_json(tune_step(str(d)).result, TuneResult).spans if s.phase == "measure")
     assert len(spans) >= 4 and all(a_end <= b_start + 0.05 for (_, a_end), (b_start, _) in zip(spans, spans[1:]))
     assert run_sweep(cfg).ran == []  # done: nothing again
+
+    os.remove(out / R.OP_INFERENCE)  # tuned, not measured: past its deadline the sweep measures nothing
+    late = run_sweep(dataclasses.replace(cfg, tune_deadline_s=0.001))
+    assert late.ran == [] and len(late.paused) == 1 and not (out / R.OP_INFERENCE).exists()
+    assert len(run_sweep(cfg).ran) == 1 and len(R.read_rows(str(out / R.OP_INFERENCE))) == 2 * 2 * 3

@@ -57,6 +57,8 @@ class OpInterdependency(Base):
             log.info("not measuring kernels yet: %s not tuned to the end", ", ".join(waiting))
             return self.summary
         for cell_id, share in infer:
+            if self.out_of_time(cell_id):  # no measurement starts past the deadline
+                continue
             step = Step(os.path.join(self.summary.run_dir, "ops-infer"), cell_id)
             self.attempt(cell_id, step.log, self._infer, cell_id, share, [t.name for t in tasks], step)
         return self.summary
