@@ -85,6 +85,6 @@ def test_op_interdependency_on_cpu(tmp_path):
     assert run_sweep(cfg).ran == []  # done: nothing again
 
     os.remove(out / R.OP_INFERENCE)  # tuned, not measured: past its deadline the sweep measures nothing
-    late = run_sweep(dataclasses.replace(cfg, tune_deadline_s=0.001))
+    late = run_sweep(dataclasses.replace(cfg, tune_deadline_s=1e-6))  # passed before any step
     assert late.ran == [] and len(late.paused) == 1 and not (out / R.OP_INFERENCE).exists()
     assert len(run_sweep(cfg).ran) == 1 and len(R.read_rows(str(out / R.OP_INFERENCE))) == 2 * 2 * 3
