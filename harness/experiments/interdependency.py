@@ -100,9 +100,11 @@ class Interdependency(Base):
 
     def infer(self, share: Share, cells: list[tuple[InferCell, TuneCell, Artifact]]) -> None:
         """Measure every model of `cells` in one process on `share` (one sweep at a time per share:
-        cells another sweep measured meanwhile are dropped)."""
-        step = Step(os.path.join(self.plan.run_dir, "infer"), cells[0][0].id)
+        cells another sweep measured meanwhile are dropped; none past the deadline)."""
         ids = [c.id for c, _, _ in cells]
+        if self.out_of_time(*ids):
+            return
+        step = Step(os.path.join(self.plan.run_dir, "infer"), cells[0][0].id)
         self.attempt(f"infer{share.pct:g}", step.log, self._infer, share, cells, step, cells=ids)
 
     def _infer(self, share: Share, cells: list[tuple[InferCell, TuneCell, Artifact]], step: Step) -> None:
@@ -204,14 +206,13 @@ class Interdependency(Base):
             if found is not None:
                 by_share.setdefault(cell.share, []).append((cell, *found))
         for share, cells in by_share.items():
-            if not self.out_of_time(*[c.id for c, _, _ in cells]):
-                self.infer(share, cells)
+            self.infer(share, cells)
         for share, vcells in vendor.items():
-            if self.out_of_time(*[c.id for c in vcells]):
+            ids = [c.id for c in vcells]
+            if self.out_of_time(*ids):
                 continue
             step = Step(os.path.join(self.plan.run_dir, "infer"), vcells[0].id)
-            failed = self.attempt(f"infer{share.pct:g}", step.log, self._vendor, share, vcells, step,
-                                  cells=[c.id for c in vcells])
+            failed = self.attempt(f"infer{share.pct:g}", step.log, self._vendor, share, vcells, step, cells=ids)
             for cell_id, why in (failed or {}).items():  # no stale rows of an earlier run stay
                 self.save(R.INFERENCE, [], cell_id)
                 self._failed([cell_id], RuntimeError(why), step.log)

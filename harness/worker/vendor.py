@@ -39,8 +39,7 @@ def run(job: VendorJob) -> VendorResult:
     cuda = job.place.platform == "cuda"
     # float32 in float32, as the tuned model computes: no TF32 (cuDNN's convolutions default to it)
     torch.backends.cudnn.allow_tf32 = False
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.set_float32_matmul_precision("highest")
+    torch.set_float32_matmul_precision("highest")  # matmuls: backends.cuda.matmul.allow_tf32 = False
     dev = torch.device(f"cuda:{job.place.device_id}" if cuda else "cpu")
     if not cuda:
         torch.set_num_threads(len(os.sched_getaffinity(0)))
