@@ -51,6 +51,7 @@ def interrupt_after_first_tuning(results, runs) -> None:
     gone, alive = psutil.wait_procs(family, timeout=15)
     assert not alive, f"left behind: {alive}"
     assert len(R.done_cells(str(tuning))) == 1
+    assert not (results / "cpu" / "pipeline" / R.FAILURES).exists(), "a cell stopped by Ctrl-C is no failure"
 
 
 def scheduled_functions(work_dir: str) -> tuple[int, int]:

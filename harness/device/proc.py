@@ -69,6 +69,11 @@ def allow_jobs() -> None:
     _stopping.clear()
 
 
+def stopping() -> bool:
+    """True from kill_all() until allow_jobs(): a job that ends now was stopped, not failed."""
+    return _stopping.is_set()
+
+
 def kill_all() -> None:
     """Stop every job still running (e.g. jobs waited on by other threads, on Ctrl-C) and
     refuse new ones in this process from now on."""

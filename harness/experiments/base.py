@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from harness import results as R
 from harness.cells import dirs
 from harness.config import ModelConf, SweepConf, TunerConf, tuner_fingerprint
-from harness.device.proc import allow_jobs, kill_all
+from harness.device.proc import allow_jobs, kill_all, stopping
 from harness.experiments.jobs import Jobs
 from harness.experiments.ticker import Ticker
 from harness.jobs import Span, TaskInfo
@@ -73,8 +73,9 @@ class Base:
     def attempt(self, lock_id: str, log_path: str, fn, *args, cells: list[str] | None = None):
         """`fn(*args)` with the lock `lock_id` held (a cell's id, or a group's). A failure is
         recorded for `cells` (default: the lock's cell) in failures.csv, with why and the log, and
-        the sweep goes on; when another sweep holds the lock, it is skipped. Returns fn's value,
-        or None when it failed or was skipped."""
+        the sweep goes on (while the sweep is stopping it is raised, nothing recorded); when
+        another sweep holds the lock, it is skipped. Returns fn's value, or None when it failed or
+        was skipped."""
         cells = cells or [lock_id]
         with CellLock(lock_file(self.summary.run_dir, lock_id)) as lock:
             if not lock.held:
@@ -84,6 +85,8 @@ class Base:
             try:
                 out = fn(*args)
             except Exception as e:  # noqa: BLE001 - one cell's failure never ends the sweep
+                if stopping():  # its job was ended by Ctrl-C or another's error: not its failure
+                    raise
                 self._failed(cells, e, log_path)
                 return None
         if os.path.exists(self.out(R.FAILURES)):
