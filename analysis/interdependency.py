@@ -149,11 +149,12 @@ def phase_bars(phases: pd.DataFrame, title: str):
 def convergence(rounds: pd.DataFrame, title: str):
     r = rounds.dropna(subset=["est_model_ms"]).copy()
     r["tuned at"] = r["tune_share"].map(share_label)
-    fig, ax = plt.subplots(figsize=(5, 3.2))
+    fig, ax = plt.subplots(figsize=(7, 3.6))
     sns.lineplot(r, x="trials_done", y="est_model_ms", hue="tuned at", marker="o", ax=ax, drawstyle="steps-post")
+    sns.move_legend(ax, "upper left", bbox_to_anchor=(1.01, 1))  # beside the curves, not over them
     ax.set_xlabel("trials")
     ax.set_ylabel("estimated model latency (ms)")
-    ax.set_title(title, fontsize=9)
+    ax.set_title(title, fontsize=8)
     fig.tight_layout()
     return fig
 
