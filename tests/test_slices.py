@@ -14,6 +14,7 @@ case "$2" in
   harness.sweep)
     trap 'kill $child; echo interrupted; exit 130' INT
     echo "sweep ${*: -2}"
+    echo "args ${*:3}"
     sleep "$SWEEP_S" & child=$!
     wait $child ;;
   harness.checkpoint) echo "$3 $4" > "$5"; echo packed ;;
@@ -21,15 +22,19 @@ esac
 """
 
 
-def call(tmp_path, budget_s: int, sweep_s: int, sweeps: str = '"model=a" "model=b"', **popen):
-    """bash running run_slices over `sweeps` with the stand-in; a Popen."""
+def stand_in_env(tmp_path, budget_s: int, sweep_s: int) -> dict:
     py = tmp_path / "python"
     py.write_text(STAND_IN)
     py.chmod(0o755)
+    return {**os.environ, "PYTHON": str(py), "BUDGET_S": str(budget_s), "SLICE_MIN_S": "1", "SWEEP_S": str(sweep_s)}
+
+
+def call(tmp_path, budget_s: int, sweep_s: int, sweeps: str = '"model=a" "model=b"', **popen):
+    """bash running run_slices over `sweeps` with the stand-in; a Popen."""
+    env = stand_in_env(tmp_path, budget_s, sweep_s)
     (tmp_path / "runs").mkdir()
     script = (f'source benchmarks/slices.sh; common=(platform=cpu); sweeps=({sweeps}); '
               f'run_slices {tmp_path}/ck.tar.xz {tmp_path}/runs common sweeps')
-    env = {**os.environ, "PYTHON": str(py), "BUDGET_S": str(budget_s), "SLICE_MIN_S": "1", "SWEEP_S": str(sweep_s)}
     return subprocess.Popen(["bash", "-c", script], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, **popen)
 
@@ -61,3 +66,24 @@ def test_ctrl_c_packs_the_checkpoint_too(tmp_path):
     out, _ = p.communicate(timeout=30)
     assert p.returncode == 130, out
     assert "interrupted" in out and (tmp_path / "ck.tar.xz").exists()
+
+
+def interdependency_script(tmp_path, group: str) -> subprocess.CompletedProcess:
+    env = {**stand_in_env(tmp_path, 300, 0), "GROUP": group, "RESULTS_DIR": str(tmp_path / "results"),
+           "RUNS_DIR": str(tmp_path / "runs")}
+    return subprocess.run(["bash", "benchmarks/interdependency_real_budget.sh"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_a_real_budget_script_runs_only_the_groups_asked_for(tmp_path):
+    p = interdependency_script(tmp_path, "resnet")
+    sweeps = [line for line in p.stdout.splitlines() if line.startswith("args ")]
+    assert p.returncode == 0 and p.stdout.rstrip().endswith("all done"), p.stdout + p.stderr
+    assert len(sweeps) == 1 and "+exp=interdependency model=resnet50" in sweeps[0], sweeps
+    p = interdependency_script(tmp_path, "ops-bert,bert")
+    sweeps = [line for line in p.stdout.splitlines() if line.startswith("args ")]
+    assert len(sweeps) == 2 and "op_interdependency model=bert_base" in sweeps[0], sweeps
+    assert "+exp=interdependency model=bert_base" in sweeps[1], sweeps
+    p = interdependency_script(tmp_path, "resnet,vgg")
+    assert p.returncode == 2 and "GROUP=vgg is not allowed; choose from: bert ops-bert ops-resnet resnet" in p.stderr
+    assert "args" not in p.stdout  # nothing ran
