@@ -75,3 +75,20 @@ def test_notebook_runs(tmp_path, monkeypatch):
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert any("image/png" in o.get("data", {}) for o in outputs)
     assert (tmp_path / "cpu" / "figures" / "interdependency_tiny_cnn_b1_heatmap.png").exists()
+
+
+def test_a_figure_no_rows_draw_any_more_is_removed_only_where_every_experiment_was_drawn(tmp_path, capsys):
+    from analysis.__main__ import main
+
+    write_fixture(tmp_path)
+    other = tmp_path / "cpu" / "other"  # a second experiment drawing into cpu/figures
+    other.mkdir()
+    (other / "inference.csv").write_text((tmp_path / "cpu" / "interdependency" / "inference.csv").read_text())
+    stale = tmp_path / "cpu" / "figures" / "interdependency_gone_b1_heatmap.png"
+    stale.parent.mkdir()
+    stale.write_bytes(b"png")
+    assert main([str(tmp_path / "cpu" / "interdependency")]) == 0  # one of the two: nothing removed
+    assert stale.exists()
+    assert main([str(tmp_path)]) == 0
+    assert not stale.exists() and f"removed {stale}: no rows draw it now" in capsys.readouterr().out
+    assert (tmp_path / "cpu" / "figures" / "interdependency_tiny_cnn_b1_heatmap.png").exists()
