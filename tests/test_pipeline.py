@@ -5,6 +5,7 @@ may linger), resumed to completion, then run again (everything skipped).
 """
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -112,6 +113,7 @@ def test_sweep_interrupt_resume_and_skip(dirs):
     assert int(row100["trials_done"]) <= records <= int(row100["trials_done"]) + 4
     assert first in tune_dir.name
 
+    shutil.rmtree(runs / "cpu" / "pipeline")  # a finished sweep's rows decide: no run directory needed
     again = run_sweep(conf(results, runs))
     assert again.ran == [] and len(again.skipped) == 2 + 6
     assert len(R.read_rows(str(out / R.INFERENCE))) == 6 * 3
