@@ -62,7 +62,7 @@ def split_exp(frames: dict[str, pd.DataFrame], default: str) -> dict[str, dict[s
 def experiment_dirs(root: str) -> list[str]:
     """Directories holding result files below `root` (results/, results/<platform>, or one exp),
     less those under an `archive/` directory (superseded rows, kept but not drawn)."""
-    found = {os.path.dirname(p) for pat in DIR_MARKERS for name in {pat, pat.removesuffix(".gz")}
+    found = {os.path.normpath(os.path.dirname(p)) for pat in DIR_MARKERS for name in {pat, pat.removesuffix(".gz")}
              for p in glob.glob(os.path.join(root, "**", name), recursive=True)}
     return sorted(d for d in found if ARCHIVE not in os.path.relpath(d, root).split(os.sep))
 

@@ -6,8 +6,9 @@
 # model in PyTorch eager and torch.compile at every inference share).
 #
 #   BUDGET_S=540 benchmarks/interdependency_real_budget.sh   # again until it prints "all done"
-#   GROUP=ops-resnet, ops-bert, bert or resnet (a,b for several; default all, in that order) runs
-#   those sweeps only (e.g. GROUP=resnet once the others are done: no call spent checking them)
+#   GROUP=ops-resnet, ops-bert, bert or resnet (a,b for several; default all; operator sweeps
+#   first) runs those sweeps only (e.g. GROUP=resnet once the others are done: no call spent
+#   checking them)
 #
 # Sliced like benchmarks/tuning_time_real_budget.sh (checkpoints beside the results). Rows of one
 # card only: on another card set RESULTS_DIR and RUNS_DIR (e.g. results/h100, runs/h100).

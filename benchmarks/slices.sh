@@ -46,6 +46,7 @@ pick_sweeps() {
   local g groups
   IFS=, read -ra groups <<< "${GROUP:-$3}"
   for g in "${groups[@]}"; do
+    if [ -z "$g" ]; then continue; fi  # GROUP=a, or ,a
     if [ -z "${_of[$g]+set}" ]; then
       echo "GROUP=$g is not allowed; choose from: $(printf "%s\n" "${!_of[@]}" | sort | xargs) (or leave it unset)" >&2
       return 2

@@ -88,7 +88,8 @@ def test_a_figure_no_rows_draw_any_more_is_removed_only_where_every_experiment_w
     stale.parent.mkdir()
     stale.write_bytes(b"png")
     assert main([str(tmp_path / "cpu" / "interdependency")]) == 0  # one of the two: nothing removed
-    assert stale.exists()
+    assert main([str(tmp_path / "cpu" / "interdependency") + "/."]) == 0  # spelt otherwise: the same
+    assert stale.exists() and not (tmp_path / "cpu" / "interdependency" / "figures").exists()
     assert main([str(tmp_path)]) == 0
     assert not stale.exists() and f"removed {stale}: no rows draw it now" in capsys.readouterr().out
     assert (tmp_path / "cpu" / "figures" / "interdependency_tiny_cnn_b1_heatmap.png").exists()
