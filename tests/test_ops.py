@@ -79,9 +79,19 @@ def test_op_interdependency_on_cpu(tmp_path):
     from harness.layout import tune_step
     from harness.records import read_json
 
-    spans = sorted((s.start, s.end) for d in (tmp_path / "runs" / "cpu" / "op_interdependency").glob("*-tune*")
-                   for s in read_json(tune_step(str(d)).result, TuneResult).spans if s.phase == "measure")
-    assert len(spans) >= 4 and all(a_end <= b_start + 0.05 for (_, a_end), (b_start, _) in zip(spans, spans[1:]))
+    held = []  # per share, its measure spans merged (a batch sent while the last is measured overlaps it)
+    for d in (tmp_path / "runs" / "cpu" / "op_interdependency").glob("*-tune*"):
+        spans = sorted((s.start, s.end) for s in read_json(tune_step(str(d)).result, TuneResult).spans
+                       if s.phase == "measure")
+        assert spans
+        for start, end in spans:
+            if held and held[-1][2] == d.name and start <= held[-1][1]:
+                held[-1][1] = max(held[-1][1], end)
+            else:
+                held.append([start, end, d.name])
+    held.sort()
+    # each share's spans close before it lets the lock go: not even a scheduler's delay overlaps them
+    assert len(held) >= 2 and all(a[1] <= b[0] for a, b in zip(held, held[1:])), held
     assert run_sweep(cfg).ran == []  # done: nothing again
 
     os.remove(out / R.OP_INFERENCE)  # tuned, not measured: past its deadline the sweep measures nothing

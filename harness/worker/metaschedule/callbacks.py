@@ -32,8 +32,9 @@ class Release(mc.PyMeasureCallback):
 
 
 def create(recorder, exclusive=None) -> list:
-    """MetaSchedule's "default" callbacks, in their order, with the recorder's marks between (first
-    releasing `exclusive`, where the runner holds one)."""
-    first = [Release(exclusive)] if exclusive is not None else []
-    return [*first, Mark(recorder, "joined"), mc.AddToDatabase(), mc.RemoveBuildArtifact(),
+    """MetaSchedule's "default" callbacks, in their order, with the recorder's marks between; where
+    the runner holds `exclusive`, it is released right after the measurement's end is marked (so
+    the recorded spans of processes sharing it never overlap)."""
+    release = [Release(exclusive)] if exclusive is not None else []
+    return [Mark(recorder, "joined"), *release, mc.AddToDatabase(), mc.RemoveBuildArtifact(),
             Mark(recorder, "cm_start"), mc.UpdateCostModel(), Mark(recorder, "end")]
