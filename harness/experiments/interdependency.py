@@ -98,14 +98,14 @@ class Interdependency(Base):
         self.summary.ran.append(cell.id)
         return art
 
-    def infer(self, share: Share, cells: list[tuple[InferCell, TuneCell, Artifact]]) -> None:
-        """Measure every model of `cells` in one process on `share` (one sweep at a time per share:
-        cells another sweep measured meanwhile are dropped; none past the deadline)."""
-        ids = [c.id for c, _, _ in cells]
+    def measure_on(self, share: Share, ids: list[str], fn, cells: list):
+        """`fn(share, cells, step)`: the cells `ids` measured in one process on `share`, one sweep at a
+        time per share (cells another sweep measured meanwhile are dropped); (fn's value, the step),
+        or None past the deadline, when nothing starts."""
         if self.out_of_time(*ids):
-            return
-        step = Step(os.path.join(self.plan.run_dir, "infer"), cells[0][0].id)
-        self.attempt(f"infer{share.pct:g}", step.log, self._infer, share, cells, step, cells=ids)
+            return None
+        step = Step(os.path.join(self.plan.run_dir, "infer"), ids[0])
+        return self.attempt(f"infer{share.pct:g}", step.log, fn, share, cells, step, cells=ids), step
 
     def _infer(self, share: Share, cells: list[tuple[InferCell, TuneCell, Artifact]], step: Step) -> None:
         cfg = self.cfg
@@ -206,13 +206,12 @@ class Interdependency(Base):
             if found is not None:
                 by_share.setdefault(cell.share, []).append((cell, *found))
         for share, cells in by_share.items():
-            self.infer(share, cells)
+            self.measure_on(share, [c.id for c, _, _ in cells], self._infer, cells)
         for share, vcells in vendor.items():
-            ids = [c.id for c in vcells]
-            if self.out_of_time(*ids):
+            measured = self.measure_on(share, [c.id for c in vcells], self._vendor, vcells)
+            if measured is None:
                 continue
-            step = Step(os.path.join(self.plan.run_dir, "infer"), vcells[0].id)
-            failed = self.attempt(f"infer{share.pct:g}", step.log, self._vendor, share, vcells, step, cells=ids)
+            failed, step = measured
             for cell_id, why in (failed or {}).items():  # no stale rows of an earlier run stay
                 self.save(R.INFERENCE, [], cell_id)
                 self._failed([cell_id], RuntimeError(why), step.log)
