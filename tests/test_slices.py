@@ -68,22 +68,22 @@ def test_ctrl_c_packs_the_checkpoint_too(tmp_path):
     assert "interrupted" in out and (tmp_path / "ck.tar.xz").exists()
 
 
-def interdependency_script(tmp_path, group: str) -> subprocess.CompletedProcess:
+def interdependency_script(tmp_path, group: str) -> tuple[subprocess.CompletedProcess, list[str]]:
+    """The script run with the stand-in; (the process, the arguments of each sweep it started)."""
     env = {**stand_in_env(tmp_path, 300, 0), "GROUP": group, "RESULTS_DIR": str(tmp_path / "results"),
            "RUNS_DIR": str(tmp_path / "runs")}
-    return subprocess.run(["bash", "benchmarks/interdependency_real_budget.sh"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    p = subprocess.run(["bash", "benchmarks/interdependency_real_budget.sh"], cwd=ROOT, env=env,
+                       capture_output=True, text=True, timeout=120)
+    return p, [line for line in p.stdout.splitlines() if line.startswith("args ")]
 
 
 def test_a_real_budget_script_runs_only_the_groups_asked_for(tmp_path):
-    p = interdependency_script(tmp_path, "resnet")
-    sweeps = [line for line in p.stdout.splitlines() if line.startswith("args ")]
+    p, sweeps = interdependency_script(tmp_path, "resnet")
     assert p.returncode == 0 and p.stdout.rstrip().endswith("all done"), p.stdout + p.stderr
     assert len(sweeps) == 1 and "+exp=interdependency model=resnet50" in sweeps[0], sweeps
-    p = interdependency_script(tmp_path, "ops-bert,bert")
-    sweeps = [line for line in p.stdout.splitlines() if line.startswith("args ")]
+    p, sweeps = interdependency_script(tmp_path, "ops-bert,bert")
     assert len(sweeps) == 2 and "op_interdependency model=bert_base" in sweeps[0], sweeps
     assert "+exp=interdependency model=bert_base" in sweeps[1], sweeps
-    p = interdependency_script(tmp_path, "resnet,vgg")
+    p, sweeps = interdependency_script(tmp_path, "resnet,vgg")
     assert p.returncode == 2 and "GROUP=vgg is not allowed; choose from: bert ops-bert ops-resnet resnet" in p.stderr
-    assert "args" not in p.stdout  # nothing ran
+    assert "args" not in p.stdout and sweeps == []  # nothing ran
