@@ -102,3 +102,13 @@ def test_a_continued_timeline_keeps_its_columns(tmp_path):
     lines = path.read_text().splitlines()
     assert lines[0] == "t_s,cpu_util_pct,epoch" and len(lines) > 2
     assert all(len(line.split(",")) == 3 for line in lines) and float(lines[2].split(",")[0]) > 1.0
+
+
+def test_timeline_columns_are_written_to_what_a_sample_resolves(tmp_path):
+    path = tmp_path / "timeline.csv"
+    with Sampler(str(path), "cpu", interval_s=0.05):
+        time.sleep(0.3)
+    head, *rows = [line.split(",") for line in path.read_text().splitlines()]
+    row = dict(zip(head, rows[-1]))
+    assert len(row["t_s"].split(".")[-1]) <= 2 and len(row["cpu_util_pct"].split(".")[-1]) <= 1
+    assert len(row["epoch"].split(".")[-1]) <= 3 and row["gpu_util_pct"] == ""  # cpu: no GPU columns

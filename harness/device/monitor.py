@@ -28,6 +28,17 @@ class Sample:
     gpu_power_w: float | None = None  # the board's power draw (absent in files made before it was sampled)
 
 
+# decimals written per column: what a 1 s sample resolves (the files are committed, xz-compressed)
+DECIMALS = {"t_s": 2, "cpu_util_pct": 1, "gpu_util_pct": 0, "gpu_mem_mib": 0, "sm_clock_mhz": 0,
+            "epoch": 3, "cpu_busy_cores": 2, "gpu_power_w": 1}
+
+
+def _cell(name: str, v) -> object:
+    if v is None:
+        return ""
+    return v if name == "gpu_procs" else round(v, DECIMALS[name]) if DECIMALS[name] else int(round(v))
+
+
 class _NVML:
     def __init__(self, device_id: int):
         import pynvml
@@ -103,7 +114,7 @@ class Sampler:
                     busy = [per[c] for c in mine if c < len(per)] or per
                     s = Sample(time.perf_counter() - t0, sum(busy) / len(busy), **(nvml.read() if nvml else {}),
                                epoch=time.time(), cpu_busy_cores=sum(busy) / 100)
-                    w.writerow({k: ("" if v is None else round(v, 3)) for k, v in asdict(s).items()})
+                    w.writerow({k: _cell(k, v) for k, v in asdict(s).items()})
                     f.flush()
         finally:
             if nvml:
