@@ -3,6 +3,7 @@ a job runs (Share, Placement, Grant), the jobs a worker runs, and what each one 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from harness.config import InferConf, ModelConf, Platform, TunerConf
@@ -93,7 +94,8 @@ class TuneJob:
     task_modules: str | None = None  # the tasks as listed once for the sweep (no model load, no extraction)
     rpc: RPCTarget | None = None  # None: measure with a local runner on this process's share
     compile: bool = True  # also compile the model from the database into work_dir/model.so
-    deadline_s: float | None = None  # stop after this long (at a round's end); the next run continues
+    deadline_s: float | None = None  # stop this long after made_at (at a round's end); the next run continues
+    made_at: float = field(default_factory=time.time)  # epoch made: the deadline counts from here, start-up included
     measure_lock: str | None = None  # a lock file held while a batch runs: measurements of several jobs never overlap
 
 
@@ -275,9 +277,7 @@ class ProbeResult:
     startup_s: float
 
 
-# a kept worker process's own log (harness.device.warm sets it, harness.worker.serve writes to it
-# between jobs, and the builder workers it keeps write to it too)
-SERVE_LOG_ENV = "SLICETUNE_SERVE_LOG"
+SERVE_LOG_ENV = "SLICETUNE_SERVE_LOG"  # a kept worker's own log (set by harness.device.warm; serve, its builders)
 
 # worker kinds -> (job record, result record); the worker runs them (harness.worker)
 KINDS = {

@@ -118,6 +118,20 @@ def test_a_segment_cut_short_still_counts(tmp_path):
     assert seg.state.segments == 3 and 70.2 <= seg.state.wall_s < 75
 
 
+def test_a_tuning_deadline_counts_from_when_the_job_was_made(tmp_path):
+    """The sweep's time left goes into the job when it is made; the worker's start-up (imports,
+    task extraction, builder warm-up) spends it too, or a slice overruns its device call."""
+    from harness.jobs import TuneJob
+    from harness.layout import tune_step
+
+    tuner = TunerConf(trials=4, trials_per_round=2, population=8, init_min_unmeasured=2)
+    work = str(tmp_path / "t")
+    job = TuneJob(Placement("cpu", 100), ModelConf(name="tiny_mlp"), tuner, work, builder_timeout_s=60,
+                  compile=False, deadline_s=600, made_at=time.time() - 3600)  # spent long ago
+    res = run_job("tune", job, tune_step(work), Share("cpu", 100))
+    assert not res.complete and res.trials_done == 2  # stopped at its first round's end
+
+
 # -- whole sweeps
 
 @pytest.mark.slow

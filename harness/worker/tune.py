@@ -105,8 +105,8 @@ def _cost_model(job: TuneJob, contexts):
 def _search(job: TuneJob, progress: Progress, contexts, weights, builder) -> Recorder:
     """Run MetaSchedule on the trials left; returns the recorder (out_of_time: paused)."""
     t = job.tuner
-    rec = Recorder([c.task_name for c in contexts], weights, progress,
-                   os.path.join(job.work_dir, PROGRESS), job.deadline_s)
+    left = None if job.deadline_s is None else job.deadline_s - (time.time() - job.made_at)
+    rec = Recorder([c.task_name for c in contexts], weights, progress, os.path.join(job.work_dir, PROGRESS), left)
     remaining = t.trials - progress.trials_done
     if remaining <= 0:
         return rec
