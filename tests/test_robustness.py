@@ -132,6 +132,24 @@ def test_a_tuning_deadline_counts_from_when_the_job_was_made(tmp_path):
     assert not res.complete and res.trials_done == 2  # stopped at its first round's end
 
 
+def test_a_measurement_that_cannot_finish_before_the_deadline_does_not_start(tmp_path):
+    """The slice's hard stop follows its deadline by less than a PyTorch measurement takes."""
+    from harness.experiments.interdependency import Interdependency
+
+    exp = Interdependency(conf(tmp_path, tune_deadline_s=1.0))
+    os.makedirs(exp.plan.run_dir, exist_ok=True)
+    ran = []
+
+    def measure(share, cells, step):
+        time.sleep(0.6)
+        ran.append(cells)
+
+    share = Share("cpu", 100)
+    assert exp.measure_on(share, ["a"], measure, ["a"]) is not None
+    assert exp.measure_on(share, ["b"], measure, ["b"]) is None  # ~0.4 s left, the last one took 0.6
+    assert ran == [["a"]] and exp.summary.paused == ["b"]
+
+
 # -- whole sweeps
 
 @pytest.mark.slow

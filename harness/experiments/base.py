@@ -108,10 +108,11 @@ class Base:
             return None
         return self.cfg.tune_deadline_s - (time.perf_counter() - self._t0)
 
-    def out_of_time(self, *cell_ids: str) -> bool:
-        """True (and the cells recorded as paused) once the sweep's deadline has passed."""
+    def out_of_time(self, *cell_ids: str, needs_s: float = 0.0) -> bool:
+        """True (and the cells recorded as paused) once the sweep's deadline has passed, or is
+        nearer than `needs_s` (what the step about to start took last time)."""
         left = self.time_left()
-        if left is not None and left <= 0:
+        if left is not None and left <= needs_s:
             self.summary.paused.extend(cell_ids)
             return True
         return False
