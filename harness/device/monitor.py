@@ -34,9 +34,10 @@ DECIMALS = {"t_s": 2, "cpu_util_pct": 1, "gpu_util_pct": 0, "gpu_mem_mib": 0, "s
 
 
 def _cell(name: str, v) -> object:
-    if v is None:
-        return ""
-    return v if name == "gpu_procs" else round(v, DECIMALS[name]) if DECIMALS[name] else int(round(v))
+    d = DECIMALS.get(name)  # None: written as it is (gpu_procs, a count)
+    if v is None or d is None:
+        return "" if v is None else v
+    return round(v, d) if d else int(round(v))
 
 
 class _NVML:
