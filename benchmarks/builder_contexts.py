@@ -12,6 +12,7 @@ worker runs them, and the build inside the target's scope.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
@@ -59,10 +60,7 @@ def child(variant: str, arch: str) -> None:
                      "max_shared_memory_per_block": 49152, "registers_per_block": 65536}, host="llvm")
     mod = candidates(conv_module(), target, 1)[0]
     print(f"{variant}: after making a candidate: {holds_context()}", flush=True)
-    if variant == "in-target-scope":
-        with target:
-            _worker_func(None, None, mod, target, _serialize_params(None))
-    else:
+    with target if variant == "in-target-scope" else contextlib.nullcontext():
         _worker_func(None, None, mod, target, _serialize_params(None))
     print(f"{variant}: after building and exporting it: {holds_context()}", flush=True)
 
