@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import psutil
@@ -16,7 +17,7 @@ import pytest
 from harness import results as R
 from harness.cells import plan
 from harness.config import InferConf, ModelConf, SweepConf, TunerConf
-from harness.device.proc import Deadline, JobTimeout, run_job
+from harness.device.proc import Deadline, JobTimeout, run_job, together
 from harness.experiments import run_sweep
 from harness.experiments.ticker import Ticker, read_progress
 from harness.jobs import Placement, Progress, RoundRecord, Share, TasksJob
@@ -148,6 +149,26 @@ def test_a_measurement_that_cannot_finish_before_the_deadline_does_not_start(tmp
     assert exp.measure_on(share, ["a"], measure, ["a"]) is not None
     assert exp.measure_on(share, ["b"], measure, ["b"]) is None  # ~0.4 s left, the last one took 0.6
     assert ran == [["a"]] and exp.summary.paused == ["b"]
+
+
+def test_jobs_side_by_side_run_at_most_so_many_at_once_in_their_order():
+    """together(at_most=2), as a sweep compiles its models: two at once, never three, first come first."""
+    both = threading.Barrier(2, timeout=30)  # the first two must be running at the same time
+    lock, started, running, peak = threading.Lock(), [], [0], [0]
+
+    def job(i):
+        with lock:
+            started.append(i)
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        if i < 2:
+            both.wait()
+        time.sleep(0.02)
+        with lock:
+            running[0] -= 1
+
+    together([lambda i=i: job(i) for i in range(6)], "t", at_most=2)
+    assert peak[0] == 2 and set(started[:2]) == {0, 1} and sorted(started) == list(range(6))
 
 
 # -- whole sweeps

@@ -212,20 +212,27 @@ def result_of(kind: str, rc: int | None, step: Step, share: Share):
     return read_json(step.result, KINDS[kind][1])
 
 
-def together(fns: list, name: str = "job") -> None:
-    """Call each of `fns` in its own thread; the first error (or Ctrl-C) stops every running
-    job and is raised once all threads have ended. After an error (not an interrupt) later jobs
-    may start again: one cell failing does not end the sweep."""
+def together(fns: list, name: str = "job", at_most: int | None = None) -> None:
+    """Call `fns` in threads, `at_most` at once (all by default), in their order; the first error (or
+    Ctrl-C) stops every running job and is raised once all threads have ended. After an error
+    (not an interrupt) later jobs may start again: one cell failing does not end the sweep."""
     errors: list[BaseException] = []
+    queue = iter(fns)
+    taking = threading.Lock()
 
-    def guard(fn) -> None:
-        try:
-            fn()
-        except BaseException as e:  # noqa: BLE001 - re-raised below, after the others stop
-            errors.append(e)
-            kill_all()
+    def guard() -> None:
+        while True:
+            with taking:
+                fn = next(queue, None)
+            if fn is None:
+                return
+            try:
+                fn()
+            except BaseException as e:  # noqa: BLE001 - re-raised below, after the others stop
+                errors.append(e)
+                kill_all()
 
-    threads = [threading.Thread(target=guard, args=(fn,), name=f"{name}{i}") for i, fn in enumerate(fns)]
+    threads = [threading.Thread(target=guard, name=f"{name}{i}") for i in range(min(at_most or len(fns), len(fns)))]
     for t in threads:
         t.start()
     try:

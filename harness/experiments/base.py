@@ -113,7 +113,7 @@ class Base:
         nearer than `needs_s` (what the step about to start took last time)."""
         left = self.time_left()
         if left is not None and left <= needs_s:
-            self.summary.paused.extend(cell_ids)
+            self.summary.paused.extend(c for c in cell_ids if c not in self.summary.paused)
             return True
         return False
 

@@ -10,13 +10,12 @@ from __future__ import annotations
 import logging
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 from harness import results as R
 from harness.cells import InferCell, Plan, TuneCell, VendorCell, plan
 from harness.device.monitor import Sampler
-from harness.device.proc import kill_all
-from harness.device.share import CoreAllocator, split_cores
+from harness.device.proc import together
+from harness.device.share import CoreAllocator, available_cores, split_cores
 from harness.experiments.base import Base, Summary
 from harness.jobs import Artifact, InferItem, Share, TuneResult
 from harness.layout import PROGRESS, TIMELINE, Step, artifact, has_database, reset, tune_step
@@ -159,15 +158,16 @@ class Interdependency(Base):
                 arts[cell.id] = art
             self.advance()
 
-        with ThreadPoolExecutor(max(1, self.cfg.parallel_tuning)) as pool:
-            futures = [pool.submit(one, c) for c in cells]
-            try:
-                for f in futures:
-                    f.result()
-            except BaseException:
-                pool.shutdown(wait=False, cancel_futures=True)
-                kill_all()  # the other threads' jobs end, so the pool can close
-                raise
+        together([lambda c=c: one(c) for c in cells], "tune", max(1, self.cfg.parallel_tuning))
+
+    def _compile_all(self, cells: list[InferCell], arts: dict[str, Artifact]) -> None:
+        """The models `cells` measure that are not compiled here yet, compiled several at once (each
+        its own process): a sweep resumed on a fresh machine compiles them all before measuring."""
+        first: dict[str, InferCell] = {}
+        for c in cells:
+            first.setdefault((c.tune or self.plan.untuned).id, c)
+        together([lambda c=c: self._source(c, arts) for c in first.values()], "compile",
+                 max(2, len(available_cores()) // 2))
 
     def _tune_claimed(self, cell: TuneCell) -> Artifact | None:
         if not self.cfg.rerun and cell.id in R.done_cells(self.out(R.TUNING)) and artifact(cell.work_dir):
@@ -205,6 +205,7 @@ class Interdependency(Base):
         self.total(len(tune) + len(infer) + sum(len(v) for v in vendor.values()))
         arts: dict[str, Artifact] = {}
         self._tune_all(tune, arts)
+        self._compile_all(infer, arts)
         by_share: dict[Share, list] = {}
         for cell in infer:
             found = self._source(cell, arts)
