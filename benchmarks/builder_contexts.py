@@ -6,7 +6,8 @@ client of the server: 16 workers per tuning process were seen holding ~72 MiB ea
 Runs a builder worker's steps (harness.worker.metaschedule.builder) one after another in a fresh
 process per variant and prints, after each step, whether that process now holds a context (NVML's
 compute processes) and where TVM asked the device for its architecture. Variants: the steps as the
-worker runs them, and the build inside the target's scope.
+worker runs them; the build inside the target's scope; and that with no GPU visible to the worker
+(CUDA_VISIBLE_DEVICES="", set before anything in it touches CUDA).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import subprocess
 import sys
 import traceback
 
-VARIANTS = ("as-worker", "in-target-scope")
+VARIANTS = ("as-worker", "in-target-scope", "hidden-in-scope")
 
 
 def holds_context() -> str:
@@ -37,6 +38,8 @@ def holds_context() -> str:
 
 
 def child(variant: str, arch: str) -> None:
+    if variant == "hidden-in-scope":
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
     import tvm.support.nvcc as nvcc
 
     asked = nvcc.get_target_compute_version
@@ -47,7 +50,7 @@ def child(variant: str, arch: str) -> None:
         return asked(target)
 
     nvcc.get_target_compute_version = spy
-    from tvm.s_tir.meta_schedule.builder.local_builder import _serialize_params, _worker_func
+    from tvm.s_tir.meta_schedule.builder.local_builder import default_build, default_export
     from tvm.target import Target
 
     from benchmarks.nvrtc_pch import candidates, conv_module
@@ -60,9 +63,11 @@ def child(variant: str, arch: str) -> None:
                      "max_shared_memory_per_block": 49152, "registers_per_block": 65536}, host="llvm")
     mod = candidates(conv_module(), target, 1)[0]
     print(f"{variant}: after making a candidate: {holds_context()}", flush=True)
-    with target if variant == "in-target-scope" else contextlib.nullcontext():
-        _worker_func(None, None, mod, target, _serialize_params(None))
-    print(f"{variant}: after building and exporting it: {holds_context()}", flush=True)
+    with target if variant != "as-worker" else contextlib.nullcontext():
+        rt_mod = default_build(mod, target, None)
+        print(f"{variant}: after building it: {holds_context()}", flush=True)
+        path = default_export(rt_mod)
+    print(f"{variant}: after exporting it ({os.path.getsize(path)} bytes): {holds_context()}", flush=True)
 
 
 def main() -> None:
