@@ -106,7 +106,7 @@ def heatmap(inf: pd.DataFrame, title: str):
     text = [[cell_text(r, q, k) for r, q, k in zip(*rows)] for rows in zip(mat.values, iqr.values, n.values)]
     lo, hi = min(1.0, float(mat.min().min())), max(1.05, float(mat.max().max()))
     height = 0.7 * mat.shape[0] + 1.5 + 0.15 * title.count("\n")
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * mat.shape[1] + 2.2), height))
+    fig, ax = plt.subplots(figsize=(max(7.5, 1.1 * mat.shape[1] + 2.2), height))  # narrower cuts the colour label
     sns.heatmap(mat, annot=text, fmt="", annot_kws={"fontsize": 8}, cmap="rocket_r", norm=LogNorm(lo, hi),
                 cbar_kws={"label": "latency / best at that share (log scale)"}, ax=ax)
     colour_ticks(ax.collections[0].colorbar, lo, hi)
