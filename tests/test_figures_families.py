@@ -24,7 +24,7 @@ from harness.results import (
 )
 from analysis.fidelity import task_fidelity
 
-COMPARISON_PX, SCALING_PX = 1200, 800  # widths at 100 dpi: three panels vs two
+COMPARISON_PX, SCALING_PX = 1200, 1100  # widths at 100 dpi
 
 
 def context(exp: str, model: str = "tiny_cnn", **kw) -> dict:
