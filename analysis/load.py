@@ -100,9 +100,14 @@ def variants(df: pd.DataFrame):
         yield (model, batch, suffix), g
 
 
+TIMELINES_READ: set[str] = set()  # the timeline files figures were made from (analysis.prune keeps those)
+
+
 def read_timeline(d: str, cell: str) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     """(samples, phase spans) of one run, each None where not recorded."""
-    return read(timeline_file(d, cell, written=True)), read(timeline_file(d, cell, spans=True, written=True))
+    paths = timeline_file(d, cell, written=True), timeline_file(d, cell, spans=True, written=True)
+    TIMELINES_READ.update(os.path.abspath(p) for p in paths)
+    return read(paths[0]), read(paths[1])
 
 
 def last_runs(d: str, tuning: pd.DataFrame | None) -> list[str]:

@@ -102,7 +102,7 @@ def side_by_side_timelines(runs: list[tuple[str, pd.DataFrame, pd.DataFrame | No
 
 
 def run_timelines(x: Experiment, save) -> None:
-    """One timeline per model and machine: its run at the largest share (every run's samples stay in timelines/)."""
+    """One timeline per model and machine: its run at the largest share."""
     tuning = x.rows(TUNING)
     for cell in last_runs(x.d, tuning):
         tl, spans = read_timeline(x.d, cell)

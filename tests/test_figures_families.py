@@ -216,3 +216,17 @@ def test_timelines_are_written_as_xz_and_read_as_older_runs_wrote_them(tmp_path)
     Base._compress(timeline_paths(str(tmp_path), "c"), "t_s\n2.0\n")  # a re-run replaces the older file
     assert os.listdir(tmp_path / "timelines") == ["c.csv.xz"]
     assert pd.read_csv(timeline_file(str(tmp_path), "c", written=True))["t_s"].tolist() == [2.0]
+
+
+def test_prune_removes_only_the_timelines_no_figure_draws(tmp_path):
+    from analysis.prune import main as prune
+
+    d = tmp_path / "cpu" / "interdependency"
+    write_tuning(d, {"tiny_cnn": {50.0: True, 100.0: True}, "tiny_mlp": {25.0: True}})
+    before = figures(tmp_path)
+    files = lambda: sorted(p.name for p in (d / "timelines").iterdir())  # noqa: E731
+    assert prune([str(tmp_path), "--dry-run"]) == 0 and len(files()) == 6
+    assert prune([str(tmp_path)]) == 0
+    assert files() == ["tiny_cnn-b1-fp0-tune100.csv.gz", "tiny_cnn-b1-fp0-tune100.spans.csv.gz",
+                       "tiny_mlp-b1-fp0-tune25.csv.gz", "tiny_mlp-b1-fp0-tune25.spans.csv.gz"]
+    assert figures(tmp_path) == before  # every figure is made as before
