@@ -41,27 +41,31 @@ def _cell(name: str, v) -> object:
 
 
 class _NVML:
-    def __init__(self, device_id: int):
+    """The GPUs a run uses, read as one: utilisation and SM clock averaged over them; memory,
+    compute processes and power summed."""
+
+    def __init__(self, device_ids: list[int]):
         import pynvml
 
         from harness.device.gpu import gpu_uuids
 
-        uuid = gpu_uuids()[device_id]  # CUDA's index (CUDA_VISIBLE_DEVICES), not NVML's
+        uuids = gpu_uuids()  # CUDA's indices (CUDA_VISIBLE_DEVICES), not NVML's
         self.nv = pynvml
         pynvml.nvmlInit()
-        self.h = pynvml.nvmlDeviceGetHandleByUUID(uuid)
+        self.hs = [pynvml.nvmlDeviceGetHandleByUUID(uuids[i]) for i in device_ids]
 
     def read(self) -> dict:
-        nv, h = self.nv, self.h
-        procs = nv.nvmlDeviceGetComputeRunningProcesses(h)
-        return dict(gpu_util_pct=float(nv.nvmlDeviceGetUtilizationRates(h).gpu),
-                    gpu_mem_mib=nv.nvmlDeviceGetMemoryInfo(h).used / 2**20,
-                    sm_clock_mhz=float(nv.nvmlDeviceGetClockInfo(h, nv.NVML_CLOCK_SM)),
-                    gpu_procs=len(procs), gpu_power_w=self._power())
+        nv, hs = self.nv, self.hs
+        power = [self._power(h) for h in hs]
+        return dict(gpu_util_pct=sum(float(nv.nvmlDeviceGetUtilizationRates(h).gpu) for h in hs) / len(hs),
+                    gpu_mem_mib=sum(nv.nvmlDeviceGetMemoryInfo(h).used for h in hs) / 2**20,
+                    sm_clock_mhz=sum(float(nv.nvmlDeviceGetClockInfo(h, nv.NVML_CLOCK_SM)) for h in hs) / len(hs),
+                    gpu_procs=sum(len(nv.nvmlDeviceGetComputeRunningProcesses(h)) for h in hs),
+                    gpu_power_w=None if None in power else sum(power))
 
-    def _power(self) -> float | None:
+    def _power(self, h) -> float | None:
         try:
-            return self.nv.nvmlDeviceGetPowerUsage(self.h) / 1000
+            return self.nv.nvmlDeviceGetPowerUsage(h) / 1000
         except self.nv.NVMLError:  # not every board reports it
             return None
 
@@ -81,11 +85,14 @@ def _continued(path: str) -> tuple[float | None, list[str] | None]:
 
 
 class Sampler:
-    """`with Sampler(path, platform): ...` writes a sample every `interval_s` to `path`;
-    `append` continues an existing file, its clock going on from the last sample."""
+    """`with Sampler(path, platform): ...` writes a sample every `interval_s` to `path`, of the GPU
+    `device_id` (a list: those GPUs, read as one); `append` continues an existing file, its clock
+    going on from the last sample."""
 
-    def __init__(self, path: str, platform: str, device_id: int = 0, interval_s: float = 1.0, append: bool = False):
-        self.path, self.platform, self.device_id, self.interval_s = path, platform, device_id, interval_s
+    def __init__(self, path: str, platform: str, device_id: int | list[int] = 0, interval_s: float = 1.0,
+                 append: bool = False):
+        self.path, self.platform, self.interval_s = path, platform, interval_s
+        self.device_ids = device_id if isinstance(device_id, list) else [device_id]
         self.offset, self.columns = _continued(path) if append else (None, None)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="sampler", daemon=True)
@@ -96,7 +103,7 @@ class Sampler:
         nvml = None
         if self.platform == "cuda":
             try:
-                nvml = _NVML(self.device_id)
+                nvml = _NVML(self.device_ids)
             except Exception as e:  # noqa: BLE001 - sample the CPU alone rather than nothing
                 logging.getLogger("harness").warning("no GPU samples: NVML failed: %s", e)
         t0 = time.perf_counter() - (self.offset or 0.0)

@@ -68,7 +68,7 @@ class Segment:
 
     HEARTBEAT_S = 5.0
 
-    def __init__(self, exp: Base, cell: Cell, results: str):
+    def __init__(self, exp: Base, cell: Cell, results: str, gpus: int = 1):
         self.exp, self.cell = exp, cell
         self.path = os.path.join(cell.work_dir, CELL_STATE)
         if exp.cfg.rerun and os.path.exists(cell.work_dir):  # start over
@@ -83,7 +83,8 @@ class Segment:
         self.tuned = self.state.tuned
         self.timeline = os.path.join(cell.work_dir, TIMELINE)
         p = exp.cfg.platform
-        self._sampler = Sampler(self.timeline, p.name, p.device_id, append=self.state.segments > 0)
+        devices = list(range(gpus)) if gpus > 1 else p.device_id  # a pool over several GPUs starts at 0
+        self._sampler = Sampler(self.timeline, p.name, devices, append=self.state.segments > 0)
         self._stop = threading.Event()
         self._beat = threading.Thread(target=self._heartbeat, name="segment", daemon=True)
         self.complete = False

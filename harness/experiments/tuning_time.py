@@ -100,7 +100,7 @@ class TuningTime(Comparison):
             self.tasks()  # listed once, before the cell's own step shows
         self.jobs.builder_timeout_s()  # the builder probe is the harness's, not the cell's time
         self.step(f"{self.cfg.experiment} {self.cfg.model.label}: {p.label}", cell.work_dir)
-        with Segment(self, cell, R.TUNING_TIME) as seg:
+        with Segment(self, cell, R.TUNING_TIME, p.gpus) as seg:
             clients, db_dirs = self._tune(cell, p, seg.left)
         seg.done(all(r.complete for r in clients))
         if seg.complete:
