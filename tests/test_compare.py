@@ -184,3 +184,13 @@ def test_gpu_counts_beyond_those_present_are_skipped(tmp_path, caplog):
         r = Scaling(cfg)
     assert [p.gpus for p in r.cells.values()] == [1] and r.gpus_needed() == 1
     assert "needs 2 GPUs, 1 visible" in caplog.text and "needs 4 GPUs" in caplog.text
+
+
+def test_no_segment_starts_nearer_the_deadline_than_it_needs(tmp_path):
+    """A tuning segment needs its start-up and a round: with less than Segment.MIN_S before the
+    deadline, the cells wait for the next call (which the slicing script makes) instead."""
+    cfg = conf(tmp_path, name="late", experiment="tuning_time", tune_deadline_s=30.0,
+               slicetune=SliceTuneConf(clients=[2], servers=[2], builders=["persistent"]))
+    summary = run_sweep(cfg)
+    assert summary.ran == [] and len(summary.paused) == 2
+    assert not (tmp_path / "results" / "cpu" / "late" / R.TUNING_TIME).exists()

@@ -67,6 +67,9 @@ class Segment:
     (whose rows were lost) opens no segment: its tuning processes only hand back their results."""
 
     HEARTBEAT_S = 5.0
+    # no segment starts nearer the deadline: its start-up (30-80 s on the H100; 8 clients more) would
+    # spend the device call and end before its first round
+    MIN_S = 90.0
 
     def __init__(self, exp: Base, cell: Cell, results: str, gpus: int = 1):
         self.exp, self.cell = exp, cell

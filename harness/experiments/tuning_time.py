@@ -94,7 +94,7 @@ class TuningTime(Comparison):
         return res.clients, res.client_dirs
 
     def run_cell(self, cell: Cell, p: GridPoint) -> None:
-        if self.out_of_time(cell.id):
+        if self.out_of_time(cell.id, needs_s=Segment.MIN_S):
             return
         if self._handed(cell, p):
             self.tasks()  # listed once, before the cell's own step shows
