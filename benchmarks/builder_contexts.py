@@ -7,7 +7,7 @@ Runs a builder worker's steps (harness.worker.metaschedule.builder) one after an
 process per variant and prints, after each step, whether that process now holds a context (NVML's
 compute processes) and where TVM asked the device for its architecture. Variants: the steps as the
 worker runs them; the build inside the target's scope; and that with no GPU visible to the worker
-(CUDA_VISIBLE_DEVICES="", set before anything in it touches CUDA).
+(CUDA_VISIBLE_DEVICES="", set once TVM is imported, before anything touches CUDA).
 """
 
 from __future__ import annotations
@@ -38,9 +38,10 @@ def holds_context() -> str:
 
 
 def child(variant: str, arch: str) -> None:
-    if variant == "hidden-in-scope":
-        os.environ["CUDA_VISIBLE_DEVICES"] = ""
     import tvm.support.nvcc as nvcc
+
+    if variant == "hidden-in-scope":  # after importing TVM, as a builder worker's initializer would
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
 
     asked = nvcc.get_target_compute_version
 
