@@ -182,13 +182,15 @@ def _around(samples: list[dict[str, float]], start: float, end: float, key: str)
     return round(sum(inside) / len(inside), 1) if inside else None
 
 
-def measure_context(clients: list[TuneResult], samples: list[dict[str, float]]) -> list[MeasureContext]:
+def measure_context(clients: list[TuneResult], samples: list[dict[str, float]], gpus: int = 1) -> list[MeasureContext]:
     """Every client's measure spans with their context (rounds are measured as one batch, so the
-    context is a round's, not a candidate's)."""
+    context is a round's, not a candidate's). Over `gpus` GPUs client i measures on GPU i % gpus
+    (the pool's keys, one per GPU, taken in turn); clock and power are then the GPUs' as one."""
     spans = [(i, s) for i, c in enumerate(clients) for s in c.spans if s.phase == "measure"]
     out = []
     for i, s in spans:
-        others = [(o.start, o.end) for j, o in spans if j != i and o.start < s.end and o.end > s.start]
+        others = [(o.start, o.end) for j, o in spans
+                  if j != i and j % gpus == i % gpus and o.start < s.end and o.end > s.start]
         dur = max(s.end - s.start, 1e-9)
         mean = sum(min(e, s.end) - max(b, s.start) for b, e in others) / dur
         peak = max((sum(b <= t < e for b, e in others) for t in [s.start, *(b for b, _ in others if b > s.start)]),

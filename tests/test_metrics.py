@@ -92,6 +92,9 @@ def test_measure_context_counts_the_neighbours_and_reads_the_gpu(clients):
     alone = ctx[(0, 2)]  # [T0+515, T0+520]: nobody beside it, no sample inside: the nearest one
     assert (alone.co_measuring, alone.co_measuring_max, alone.sm_clock_mhz) == (0.0, 0, 1500.0)
     assert M.measure_context([a], [])[0].gpu_power_w is None  # cpu: no GPU samples
+    on_two = {(x.client, x.round): x for x in M.measure_context([a, c, d], samples, gpus=2)}
+    # over two GPUs clients 0 and 2 share GPU 0; client 1 (c) measures on GPU 1 and does not count
+    assert on_two[(0, 0)].co_measuring == pytest.approx(4 / 5) and on_two[(0, 0)].co_measuring_max == 1
 
 
 def test_a_continued_timeline_keeps_its_columns(tmp_path):

@@ -148,7 +148,7 @@ class TuningTime(Comparison):
         self.save(R.CURVES, [R.flatten(ctx, ref, pt) for pt in pts], cell.id)
         self.save(R.PHASE_USE, [R.flatten(ctx, ref, u) for u in M.phase_use(clients)], cell.id)
         on = R.MeasuredOn(cell.id, p.servers, p.server_share)
-        self.save(R.MEASURES, [R.flatten(ctx, on, mc) for mc in M.measure_context(clients, samples)], cell.id)
+        self.save(R.MEASURES, [R.flatten(ctx, on, mc) for mc in M.measure_context(clients, samples, p.gpus)], cell.id)
         if checked:
             self.save(R.VERIFY, [R.flatten(ctx, v) for v in checked], cell.id)
         self.save(R.TUNING_TIME, [R.flatten(ctx, row)], cell.id)
