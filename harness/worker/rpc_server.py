@@ -62,6 +62,22 @@ def serve_in_process() -> None:
     import tvm.rpc.server as server
 
     server.multiprocessing = types.SimpleNamespace(Process=InProcess, set_start_method=lambda *a, **k: None)
+    log_grant()
+
+
+def log_grant() -> None:
+    """The SMs this server sees (under MPS: its share) and which GPU, in its log: it opens the
+    CUDA context its sessions use, in the process that serves them."""
+    try:
+        import tvm
+
+        dev = tvm.cuda(0)
+        if dev.exist:
+            print(f"rpc_server: {dev.multi_processor_count} SMs of {dev.device_name} (CUDA_VISIBLE_DEVICES="
+                  f"{os.environ.get('CUDA_VISIBLE_DEVICES', '')}, MPS share "
+                  f"{os.environ.get('CUDA_MPS_ACTIVE_THREAD_PERCENTAGE', 'none')})", flush=True)
+    except Exception as e:  # noqa: BLE001 - a note in the log, never a reason not to serve
+        print(f"rpc_server: could not read its GPU: {e}", flush=True)
 
 
 def wait_for_port(host: str, port: int, timeout_s: float = 120.0) -> None:
