@@ -219,6 +219,7 @@ class TuningTimeRow:
     scale: str | None = None  # over GPUs: strong (same total budget) or weak (budget per GPU); empty: older rows
     tasks_measured: int | None = None  # tasks with a valid measurement (of n_tasks held); empty: older rows
     verify_s: float | None = None  # the top-k candidates measured again alone (slicetune.verify_top_k)
+    held: int | None = None  # tasks a queue client held at once (slicetune.hold, at most tasks // clients)
 
 
 @dataclass

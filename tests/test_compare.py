@@ -130,6 +130,7 @@ def test_tuning_time_baseline_and_slicetune(tmp_path, caplog):
         assert 0 < int(r["valid_trials"]) <= int(r["trials_done"])
     assert int(base["n_tasks"]) == int(st["n_tasks"])  # the shards cover the model's tasks
     assert 0 < int(st["tasks_measured"]) <= int(st["n_tasks"]) and st["scale"] == "strong"
+    assert int(st["held"]) == max(1, min(4, int(st["n_tasks"]) // 2)) and base["held"] == ""  # 2 queue clients, hold 4
     # verification: the top 2 of each task measured again alone, the model compiled from the best of them
     assert st["cell_id"].endswith("-v2") and float(st["verify_s"]) > 0 and base["verify_s"] == ""
     checked = pd.read_csv(out / R.VERIFY)

@@ -67,7 +67,8 @@ class TuningTime(Comparison):
         return p.mode == "slicetune" or cell.tuner.builder != Builder.local
 
     def _tune(self, cell: Cell, p: GridPoint, left: float | None):
-        """(each client's result, the database directories to compile from)"""
+        """(each client's result, the database directories to compile from, the tasks a queue client
+        held at once: slicetune.hold, at most tasks // clients)"""
         cfg = self.cfg
         if p.mode == "baseline":
             work = os.path.join(cell.work_dir, "tune")
@@ -76,7 +77,7 @@ class TuningTime(Comparison):
             with self.ticker.watch([os.path.join(work, PROGRESS)], cell.tuner.trials):
                 res = self.jobs.tune(cfg.model, cell.tuner, work, self.jobs.whole, left, task_modules=modules,
                                      tasks=names)
-            return [res], [work]
+            return [res], [work], None
         shares = [Share(cfg.platform.name, p.server_share)] * (p.servers * p.gpus)
         timeout = self.jobs.builder_timeout_s()
         setup = ClientSetup(cfg.model, cell.tuner, cfg.platform.name, p.split, p.shared, timeout,
@@ -91,7 +92,7 @@ class TuningTime(Comparison):
                               host=cfg.slicetune.bind, gpu_uuids=self.jobs.gpu_uuids, wait=False)
         with pool, self.ticker.watch(progress, cell.tuner.trials):
             res = tune_sharded(setup, self._cell_tasks(p), pool, p.clients, cell.work_dir, deadline_s=left)
-        return res.clients, res.client_dirs
+        return res.clients, res.client_dirs, res.hold
 
     def run_cell(self, cell: Cell, p: GridPoint) -> None:
         if self.out_of_time(cell.id, needs_s=Segment.MIN_S):
@@ -101,10 +102,10 @@ class TuningTime(Comparison):
         self.jobs.builder_timeout_s()  # the builder probe is the harness's, not the cell's time
         self.step(f"{self.cfg.experiment} {self.cfg.model.label}: {p.label}", cell.work_dir)
         with Segment(self, cell, R.TUNING_TIME, p.gpus) as seg:
-            clients, db_dirs = self._tune(cell, p, seg.left)
+            clients, db_dirs, hold = self._tune(cell, p, seg.left)
         seg.done(all(r.complete for r in clients))
         if seg.complete:
-            self._record(cell, p, clients, db_dirs, seg)
+            self._record(cell, p, clients, db_dirs, seg, hold)
 
     def _verify(self, cell: Cell, p: GridPoint, db_dirs: list[str]):
         """With slicetune.verify_top_k: each task's top-k candidates of every client's database
@@ -126,7 +127,8 @@ class TuningTime(Comparison):
             rows += [R.Verified(cell.id, name, m.rank, m.tuned_us, round(t, 3), t == best) for t, m in mine]
         return [out], rows, round(time.perf_counter() - t0, 2)
 
-    def _record(self, cell: Cell, p: GridPoint, clients: list[TuneResult], db_dirs: list[str], seg: Segment):
+    def _record(self, cell: Cell, p: GridPoint, clients: list[TuneResult], db_dirs: list[str], seg: Segment,
+                hold: int | None = None):
         cfg, state = self.cfg, seg.state
         valid = check_measured(p.label, clients, os.path.join(cell.work_dir, "*", "logs"))
         db_dirs, checked, verify_s = self._verify(cell, p, db_dirs)
@@ -143,7 +145,8 @@ class TuningTime(Comparison):
             valid, sum(len(r.tasks) for r in clients), state.wall_s, max(r.wall_s for r in clients),
             trials / state.wall_s, state.segments, med, std, inf.grant.units, self.jobs.builder_timeout_s(),
             **dataclasses.asdict(m), kept_processes=sum(r.started_kept for r in clients), scale=str(p.scale),
-            tasks_measured=len({rd.task for r in clients for rd in r.rounds if rd.valid}), verify_s=verify_s)
+            tasks_measured=len({rd.task for r in clients for rd in r.rounds if rd.valid}), verify_s=verify_s,
+            held=hold)
         ctx, ref = self.context(inf.grant.device, inf.tvm_version, cell.tuner), R.CellRef(cell.id)
         self.save(R.CURVES, [R.flatten(ctx, ref, pt) for pt in pts], cell.id)
         self.save(R.PHASE_USE, [R.flatten(ctx, ref, u) for u in M.phase_use(clients)], cell.id)

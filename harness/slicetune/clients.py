@@ -31,6 +31,7 @@ class ShardedResult:
     client_dirs: list[str]  # their databases, to compile the model from
     wall_s: float
     restarted: list[int]  # servers that died and were restarted meanwhile
+    hold: int | None = None  # tasks a queue client held at once (None: fixed shards)
 
     @property
     def complete(self) -> bool:
@@ -165,7 +166,7 @@ def tune_sharded(setup: ClientSetup, tasks: list[TaskInfo], pool: ServerPool, cl
     t0 = time.perf_counter()
     results, restarted = _run_clients(setup, pool, dirs, job_of)
     done = [r for r in results if r is not None]
-    return ShardedResult(p.held(), done, dirs, time.perf_counter() - t0, restarted)
+    return ShardedResult(p.held(), done, dirs, time.perf_counter() - t0, restarted, p.hold if p.queue else None)
 
 
 def tune_per_share(setup: ClientSetup, tasks: list[str], pool: ServerPool, runs: list[tuple[Share, str]],
