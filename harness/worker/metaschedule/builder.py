@@ -22,6 +22,8 @@ def warm_worker(target_kind: str, arch: str | None = None) -> None:
     from harness.worker.intrinsics import only_for
 
     only_for(target_kind)
+    if target_kind == "cuda":  # a worker compiles for the target's arch and needs no GPU: without this
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""  # each one opened a CUDA context (an MPS client, 72 MiB)
     if arch:  # cuda: the headers every kernel includes, parsed once per worker (harness.worker.nvrtc)
         from harness.worker.nvrtc import precompile_headers
 
@@ -35,6 +37,14 @@ def _kind_arch(target) -> tuple[str, str | None]:
 
 def _noop() -> None:
     pass
+
+
+def _build(args) -> str:
+    """A candidate built and exported in its target's scope, where TVM's CUDA compile callback
+    finds the arch (outside it, TVM asks GPU 0 for its compute capability)."""
+    target = args[3]
+    with target:
+        return _worker_func(*args)
 
 
 @derived_object
@@ -53,7 +63,7 @@ class PersistentBuilder(PyBuilder):
     def build(self, build_inputs):
         args = [(None, None, b.mod, b.target, _serialize_params(b.params)) for b in build_inputs]
         out = []
-        for r in self.pool.map_with_error_catching(lambda a: _worker_func(*a), args):
+        for r in self.pool.map_with_error_catching(_build, args):
             if r.status == StatusKind.COMPLETE:
                 out.append(BuilderResult(r.value, None))
             elif r.status == StatusKind.TIMEOUT:
