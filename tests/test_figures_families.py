@@ -4,12 +4,14 @@ is chosen by the rows' exp column (synthetic test data, not results)."""
 import dataclasses
 import os
 
+import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
 
 from analysis.figures import make_all
 from analysis.load import last_runs
+from analysis.scaling import steady_busy
 from analysis.tuning_time import time_to_quality
 from harness.results import (
     CURVES,
@@ -24,7 +26,7 @@ from harness.results import (
 )
 from analysis.fidelity import task_fidelity
 
-COMPARISON_PX, SCALING_PX = 1200, 1100  # widths at 100 dpi
+COMPARISON_PX, SCALING_PX = 1200, 1400  # widths at 100 dpi
 
 
 def context(exp: str, model: str = "tiny_cnn", **kw) -> dict:
@@ -126,6 +128,18 @@ def test_strong_and_weak_scaling_share_one_figure(tmp_path):
     for r in rows:
         write_timeline(d, r["cell_id"], r["clients"])
     assert sorted(figures(tmp_path)) == ["scaling_tiny_cnn_b1.png", "scaling_tiny_cnn_b1_timelines.png"]
+
+
+def test_steady_busy_reads_the_timeline_after_every_client_sent_its_first_candidates(tmp_path):
+    d = tmp_path / "scaling"
+    write_timeline(d, "c", clients=2)  # measure spans start at epoch 1003 for both clients; the last ends at 1012
+    tl = pd.read_csv(d / "timelines" / "c.csv.gz")
+    start_up = tl["epoch"] < 1003
+    tl.loc[start_up, "cpu_util_pct"], tl.loc[start_up, "gpu_util_pct"] = 100.0, 0.0
+    tl.loc[tl["epoch"] > 1012, "cpu_util_pct"] = 0.0  # after tuning (inference)
+    tl.to_csv(d / "timelines" / "c.csv.gz", index=False)
+    assert steady_busy(str(d), "c") == (50.0, 30.0)
+    assert all(np.isnan(steady_busy(str(d), "no-such-cell")))
 
 
 def test_fidelity_from_the_verified_candidates(tmp_path):

@@ -163,7 +163,8 @@ def test_scaling_with_one_gpu_count_has_no_reference_lines_and_no_ticks_beyond_i
     for ax in fig.axes:
         assert list(ax.get_xticks()) == [1]
         assert ax.get_xlim()[0] > 0 and ax.get_xlim()[1] < 2
-        assert len(ax.get_lines()) == 1  # the measured point only
+    assert [len(ax.get_lines()) for ax in fig.axes] == [1, 1, 1, 0]  # the measured point only; no timelines
+    assert "no timelines kept" in [t.get_text() for t in fig.axes[3].texts]
     assert "one GPU count measured" in titles(fig)
 
 
