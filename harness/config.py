@@ -152,8 +152,8 @@ class SliceTuneConf:
     # strong: tuner.trials in all; weak: tuner.trials (and its per-task cap) per GPU
     scale: list[Scale] = field(default_factory=lambda: [Scale.strong])
     # after tuning, each task's top k candidates measured again alone on the GPU at the tuning share;
-    # the model is compiled from the best by that measurement (0: off; cells -v<k>)
-    verify_top_k: int = 0
+    # the model is compiled from the best by that measurement (Slice-Tune cells only; 0: off; cells -v<k>)
+    verify_top_k: int = 5
     # tune only the model's N costliest tasks (FLOPs x weight; the rest keep their defaults); 0: all (cells -t<N>)
     top_tasks: int = 0
     split: Split = Split.queue  # queue: clients take tasks as they go; lpt, round_robin: fixed shards

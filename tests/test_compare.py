@@ -24,7 +24,8 @@ def test_grid_has_the_baselines_then_every_slicetune_point():
     assert g[0] == GridPoint("baseline", "local")
     st = [c for c in g if c.mode == "slicetune"]
     assert len(st) == 2 * 3  # per K: s1 at 100% and 50%; s2 at 0 (=50%) and 50% is one point
-    assert GridPoint("slicetune", "local", 4, 2, 50.0, split="queue", shared=True, hold=4) in st
+    assert GridPoint("slicetune", "local", 4, 2, 50.0, split="queue", shared=True, hold=4, verify=5) in st
+    assert all(c.verify == 5 for c in st) and g[0].verify == 0  # verified by default: Slice-Tune cells only
     # a fixed split is its own cell; lpt's label is the one it had before the queue came, and a
     # queue client holding one task at a time the one it had before clients held several
     queue = GridPoint("slicetune", "local", 4, 2, 50.0, split="queue", shared=True)
@@ -35,8 +36,8 @@ def test_grid_has_the_baselines_then_every_slicetune_point():
     assert GridPoint("slicetune", "local", 4, 2, 50.0, split="lpt").label == "k4-s2-p50-local"
     assert GridPoint("slicetune", "local", 4, 2, 50.0, split="queue", shared=True, hold=4, verify=5).label \
         == "k4-s2-p50-local-queue-h4-shared-v5"
-    assert {c.label for c in g} >= {"baseline-local", "k4-s2-p50-local-queue-h4-shared",
-                                    "k1-s1-p100-local-queue-h4-shared"}
+    assert {c.label for c in g} >= {"baseline-local", "k4-s2-p50-local-queue-h4-shared-v5",
+                                    "k1-s1-p100-local-queue-h4-shared-v5"}
 
 
 def test_top_tasks_tunes_the_costliest_only():
@@ -44,7 +45,7 @@ def test_top_tasks_tunes_the_costliest_only():
     from harness.taskqueue import heaviest
 
     cfg = SweepConf(slicetune=SliceTuneConf(clients=[2], servers=[2], builders=["persistent"], top_tasks=2))
-    assert [p.label for p in grid(cfg)] == ["baseline-persistent-t2", "k2-s2-p50-persistent-queue-h4-shared-t2"]
+    assert [p.label for p in grid(cfg)] == ["baseline-persistent-t2", "k2-s2-p50-persistent-queue-h4-shared-v5-t2"]
     tasks = [TaskInfo("small", 10, 1), TaskInfo("big", 1000, 2), TaskInfo("mid", 100, 3)]
     assert [t.name for t in heaviest(tasks, 2)] == ["big", "mid"]
     assert [t.name for t in heaviest(tasks)] == ["big", "mid", "small"] == [t.name for t in heaviest(tasks, 5)]
@@ -53,7 +54,8 @@ def test_top_tasks_tunes_the_costliest_only():
 def test_clients_per_gpu_and_weak_scaling_grow_with_the_gpus():
     cfg = SweepConf(tuner=TunerConf(trials=64, max_trials_per_task=16),
                     slicetune=SliceTuneConf(baseline=False, gpus=[1, 2], clients=[4], servers=[2],
-                                            builders=["persistent"], clients_per_gpu=True, scale=["strong", "weak"]))
+                                            builders=["persistent"], clients_per_gpu=True, scale=["strong", "weak"],
+                                            verify_top_k=0))
     validate(cfg)
     cells = grid_cells(cfg, grid(cfg))
     by_label = {p.label: (p, c.tuner) for c, p in cells.items()}
