@@ -22,8 +22,8 @@ def warm_worker(target_kind: str, arch: str | None = None) -> None:
     from harness.worker.intrinsics import only_for
 
     only_for(target_kind)
-    if target_kind == "cuda":  # a worker compiles for the target's arch and needs no GPU: without this
-        os.environ["CUDA_VISIBLE_DEVICES"] = ""  # each one opened a CUDA context (an MPS client, 72 MiB)
+    if target_kind == "cuda":  # a worker compiles for the target's arch and needs no GPU; hidden, none
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""  # can join the MPS server (16 a process were seen, 72 MiB each)
     if arch:  # cuda: the headers every kernel includes, parsed once per worker (harness.worker.nvrtc)
         from harness.worker.nvrtc import precompile_headers
 
