@@ -33,12 +33,30 @@ def task_fidelity(v: pd.DataFrame, k: int = TOP_K) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def verify_cost(tt: pd.DataFrame, per_task: pd.DataFrame) -> pd.DataFrame:
+    """Per number of servers: the verification step's seconds per task and per candidate (its
+    verify_s over the tasks and candidates it measured again)."""
+    done = per_task.groupby("cell_id").agg(tasks=("task", "nunique"), candidates=("candidates", "sum"))
+    c = tt[["cell_id", "servers", "verify_s"]].dropna().merge(done, left_on="cell_id", right_index=True)
+    return c.assign(per_task=c["verify_s"] / c["tasks"], per_candidate=c["verify_s"] / c["candidates"]
+                    ).groupby("servers")[["per_task", "per_candidate"]].median()
+
+
 def fidelity(tt: pd.DataFrame, per_task: pd.DataFrame, title: str):
-    """Median over tasks of the rank correlations and the regrets, against the servers sharing the GPU."""
+    """Median over tasks of the rank correlations and the regrets, and the verification step's
+    cost, against the servers sharing the GPU."""
     s = per_task.merge(tt[["cell_id", "servers"]], on="cell_id").groupby("servers").agg(
         spearman_all=("spearman_all", "median"), spearman_top=("spearman_top", "median"),
         regret=("regret", "median"), regret_max=("regret", "max"), regret_verified=("regret_verified", "max"))
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
+    cost = verify_cost(tt, per_task) if "verify_s" in tt else pd.DataFrame()
+    if len(cost):
+        axes[2].plot(cost.index, cost["per_task"], "o-", label="per task")
+        axes[2].plot(cost.index, cost["per_candidate"], "s--", label="per candidate")
+        for n, v in cost["per_task"].items():
+            axes[2].annotate(f"{v:.1f} s", (n, v), textcoords="offset points", xytext=(6, -3), fontsize=7)
+    axes[2].set_ylabel("verification (s)")
+    axes[2].set_ylim(bottom=0)
     axes[0].plot(s.index, s["spearman_all"], "o-", label="every verified candidate")
     axes[0].plot(s.index, s["spearman_top"], "s--", label=f"top {TOP_K} as tuned")
     axes[0].axhline(0.95, color="k", ls=":", lw=1, label="target 0.95 (top k)")
@@ -51,7 +69,8 @@ def fidelity(tt: pd.DataFrame, per_task: pd.DataFrame, title: str):
     for ax in axes:
         ax.set_xlabel("servers sharing the device")
         ax.set_xticks(list(s.index))
-        ax.legend(fontsize=6.5)
+        if ax.get_lines():
+            ax.legend(fontsize=6.5)
     fig.suptitle(title, fontsize=9, wrap=True)
     fig.tight_layout()
     return fig

@@ -24,7 +24,7 @@ from harness.results import (
     TuningTimeRow,
     VERIFY,
 )
-from analysis.fidelity import task_fidelity
+from analysis.fidelity import task_fidelity, verify_cost
 
 COMPARISON_PX, SCALING_PX = 1200, 1400  # widths at 100 dpi
 
@@ -149,7 +149,8 @@ def test_fidelity_from_the_verified_candidates(tmp_path):
              "c-s2": [12.0, 13.0, 10.5, 11.0, 16.0, 14.0]}  # the one chosen as tuned is 12/10.5 off
     rows, verified = [], []
     for cell, servers in (("c-s1", 1), ("c-s2", 2)):
-        rows.append({**config_row("fidelity", cell, "slicetune", "persistent", 50.0, clients=4), "servers": servers})
+        rows.append({**config_row("fidelity", cell, "slicetune", "persistent", 50.0, clients=4), "servers": servers,
+                     "verify_s": 12.0 * servers})
         verified += [{**context("fidelity"), "cell_id": cell, "task": "t", "rank": i, "tuned_us": t,
                       "isolated_us": a, "chosen": a == min(alone[cell])} for i, (t, a) in enumerate(zip(tuned, alone[cell]))]
     write_rows(d, TUNING_TIME, rows)
@@ -159,6 +160,9 @@ def test_fidelity_from_the_verified_candidates(tmp_path):
     assert f.loc["c-s2", "spearman_all"] < 0.95 and f.loc["c-s2", "regret"] == pytest.approx(12 / 10.5)
     assert f.loc["c-s2", "regret_verified"] == 1.0  # the best alone is in the top 3 as tuned
     assert f.loc["c-s2", "spearman_top"] == pytest.approx(-0.5)
+    cost = verify_cost(pd.DataFrame(rows), task_fidelity(pd.DataFrame(verified)))  # 1 task, 6 candidates a cell
+    assert cost.to_dict("index") == {1: {"per_task": 12.0, "per_candidate": 2.0},
+                                     2: {"per_task": 24.0, "per_candidate": 4.0}}
     assert "fidelity_tiny_cnn_b1.png" in figures(tmp_path)
 
 
