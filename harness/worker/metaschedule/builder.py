@@ -21,9 +21,9 @@ def warm_worker(target_kind: str, arch: str | None = None) -> None:
     # the default build function imports tensor_intrin on first use: the target's part only
     from harness.worker.intrinsics import only_for
 
-    only_for(target_kind)
     if target_kind == "cuda":  # a worker compiles for the target's arch and needs no GPU; hidden, none
         os.environ["CUDA_VISIBLE_DEVICES"] = ""  # can join the MPS server (16 a process were seen, 72 MiB each)
+    only_for(target_kind)
     if arch:  # cuda: the headers every kernel includes, parsed once per worker (harness.worker.nvrtc)
         from harness.worker.nvrtc import precompile_headers
 
