@@ -9,7 +9,9 @@
 #   GPUS=1,2,4,8 on a host of more GPUs (issue 16; default 1,2)
 #
 # Sliced like benchmarks/tuning_time_real_budget.sh (a checkpoint beside the results). Rows of one
-# card only: on another card set RESULTS_DIR and RUNS_DIR (e.g. results/h100, runs/h100).
+# card and host only: on another card set RESULTS_DIR and RUNS_DIR (e.g. results/h100, runs/h100);
+# on a host of more GPUs or cores a directory of its own (e.g. results/h100x4), as done cells are skipped
+# and its 1- and 2-GPU cells must be measured there again.
 set -u
 cd "$(dirname "$0")/.."
 results=${RESULTS_DIR:-results}
