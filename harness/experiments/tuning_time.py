@@ -123,8 +123,8 @@ class TuningTime(Comparison):
         rows = []
         for name in names:
             mine = [(median_std(m.latencies_us)[0], m) for m in res.measured if m.task == name]
-            best = min((t for t, _ in mine), default=None)
-            rows += [R.Verified(cell.id, name, m.rank, m.tuned_us, round(t, 3), t == best) for t, m in mine]
+            best = min(mine, key=lambda tm: (tm[0], tm[1].rank), default=(None, None))[1]  # a tie: the first as tuned
+            rows += [R.Verified(cell.id, name, m.rank, m.tuned_us, round(t, 3), m is best) for t, m in mine]
         return [out], rows, round(time.perf_counter() - t0, 2)
 
     def _record(self, cell: Cell, p: GridPoint, clients: list[TuneResult], db_dirs: list[str], seg: Segment,
