@@ -24,11 +24,11 @@ import os
 import sys
 import tarfile
 
-from harness.layout import CELL_STATE, DATABASE_FILES, MERGED, PROGRESS, QUEUE, TIMELINE, tune_step
+from harness.layout import CELL_STATE, DATABASE_FILES, MERGED, PROGRESS, QUEUE, SESSIONS, TIMELINE, tune_step
 
 RECORDS, WORKLOADS = DATABASE_FILES
 RESULT = os.path.basename(tune_step(".").result)
-KEPT = {CELL_STATE, PROGRESS, QUEUE, TIMELINE, RECORDS, WORKLOADS, RESULT}
+KEPT = {CELL_STATE, PROGRESS, QUEUE, SESSIONS, TIMELINE, RECORDS, WORKLOADS, RESULT}
 FINISHED = {CELL_STATE, RECORDS, WORKLOADS}  # a finished cell's rows hold the rest
 FINISHED_BY_RESULT = FINISHED | {RESULT, PROGRESS}  # ... of a cell without a state: inference reads its result
 BEST_PER_WORKLOAD = 8  # a paused cell's: what its search continues from

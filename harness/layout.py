@@ -20,6 +20,8 @@ CELL_STATE = "cell.state.json"  # a comparison cell's wall time over its segment
 MODEL = "model.so"  # the compiled model
 MERGED = "merged"  # the clients' databases merged, when a model is compiled from several
 SERVERS = "servers"  # a server pool's logs
+SESSIONS = "measure.sessions.csv"  # a cell's servers' measurement sessions: "device,start,end" (epochs)
+SESSIONS_ENV, SESSION_TAG_ENV = "SLICETUNE_SESSIONS", "SLICETUNE_SESSION_TAG"  # tell a server that file, its device
 QUEUE = "tasks.queue.json"  # a Slice-Tune run's shared tasks (harness.taskqueue)
 
 

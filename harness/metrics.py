@@ -160,7 +160,9 @@ def convergence(rounds: list, task: str, threshold_pct: float) -> TaskConvergenc
 @dataclass
 class MeasureContext:
     """One client's measured round and what was around it: the other clients measuring on the
-    same GPU at that time, and the GPU's SM clock and power (NVML samples) while it ran."""
+    same GPU at that time, the servers of that GPU serving a measurement (the round's own included:
+    a client measures a round on up to all of them at once), and the GPU's SM clock and power (NVML
+    samples) while it ran."""
 
     client: int
     round: int
@@ -172,6 +174,8 @@ class MeasureContext:
     co_measuring_max: int  # the most at once
     sm_clock_mhz: float | None  # mean of the samples within the span (the nearest one if none)
     gpu_power_w: float | None
+    servers_measuring: float | None = None  # servers in a measurement session, on average over the span
+    servers_measuring_max: int | None = None  # the most at once (None: no sessions recorded)
 
 
 def _around(samples: list[dict[str, float]], start: float, end: float, key: str) -> float | None:
@@ -182,22 +186,39 @@ def _around(samples: list[dict[str, float]], start: float, end: float, key: str)
     return round(sum(inside) / len(inside), 1) if inside else None
 
 
-def measure_context(clients: list[TuneResult], samples: list[dict[str, float]], gpus: int = 1) -> list[MeasureContext]:
+def overlap(spans: list[tuple[float, float]], start: float, end: float) -> tuple[float, int]:
+    """How many of `spans` run within [start, end]: on average over it, and the most at once."""
+    inside = [(b, e) for b, e in spans if b < end and e > start]
+    mean = sum(min(e, end) - max(b, start) for b, e in inside) / max(end - start, 1e-9)
+    peak = max((sum(b <= t < e for b, e in inside) for t in [start, *(b for b, _ in inside if b > start)]),
+               default=0)
+    return round(mean, 3), peak
+
+
+def read_sessions(path: str) -> dict[int, list[tuple[float, float]]]:
+    """A cell's servers' measurement sessions (harness.layout.SESSIONS) per device; {} without the file."""
+    out: dict[int, list[tuple[float, float]]] = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            for device, start, end in csv.reader(f):
+                out.setdefault(int(device or 0), []).append((float(start), float(end)))
+    return out
+
+
+def measure_context(clients: list[TuneResult], samples: list[dict[str, float]], gpus: int = 1,
+                    sessions: dict[int, list[tuple[float, float]]] | None = None) -> list[MeasureContext]:
     """Every client's measure spans with their context (rounds are measured as one batch, so the
     context is a round's, not a candidate's). Over `gpus` GPUs client i measures on GPU i % gpus
-    (the pool's keys, one per GPU, taken in turn); clock and power are then the GPUs' as one."""
+    (the pool's keys, one per GPU, taken in turn); clock and power are then the GPUs' as one.
+    `sessions` (read_sessions): the servers' sessions per device; none recorded, no server counts."""
     spans = [(i, s) for i, c in enumerate(clients) for s in c.spans if s.phase == "measure"]
     out = []
     for i, s in spans:
-        others = [(o.start, o.end) for j, o in spans
-                  if j != i and j % gpus == i % gpus and o.start < s.end and o.end > s.start]
-        dur = max(s.end - s.start, 1e-9)
-        mean = sum(min(e, s.end) - max(b, s.start) for b, e in others) / dur
-        peak = max((sum(b <= t < e for b, e in others) for t in [s.start, *(b for b, _ in others if b > s.start)]),
-                   default=0)
+        mean, peak = overlap([(o.start, o.end) for j, o in spans if j != i and j % gpus == i % gpus], s.start, s.end)
+        busy = overlap(sessions.get(i % gpus, []), s.start, s.end) if sessions else (None, None)
         r = next((r for r in clients[i].rounds if r.round == s.round), None)
         out.append(MeasureContext(i, s.round, r.task if r else "", r.candidates if r else 0, s.start,
-                                  round(s.end - s.start, 3), round(mean, 3), peak,
+                                  round(s.end - s.start, 3), mean, peak,
                                   _around(samples, s.start, s.end, "sm_clock_mhz"),
-                                  _around(samples, s.start, s.end, "gpu_power_w")))
+                                  _around(samples, s.start, s.end, "gpu_power_w"), *busy))
     return out

@@ -144,6 +144,10 @@ def test_tuning_time_baseline_and_slicetune(tmp_path, caplog):
     measured = R.read_rows(str(out / R.MEASURES))  # every measured round with what ran beside it
     assert {m["cell_id"] for m in measured} == {base["cell_id"], st["cell_id"]}
     assert all(float(m["co_measuring"]) == 0 for m in measured if m["cell_id"] == base["cell_id"])
+    # the servers' sessions: Slice-Tune's rounds were measured on its 2 servers; the baseline has none
+    busy = [int(m["servers_measuring_max"]) for m in measured if m["cell_id"] == st["cell_id"]]
+    assert max(busy) >= 1 and all(0 <= b <= 2 for b in busy)
+    assert all(m["servers_measuring"] == "" for m in measured if m["cell_id"] == base["cell_id"])
     assert sum(int(m["candidates"]) for m in measured if m["cell_id"] == st["cell_id"]) == int(st["trials_done"])
     for r in rows.values():  # harness.metrics on every row, its curve and phase use beside it
         assert 0 < float(r["startup_s"]) < float(r["wall_s"]) and float(r["cpu_s_per_trial"]) > 0

@@ -95,6 +95,17 @@ def test_measure_context_counts_the_neighbours_and_reads_the_gpu(clients):
     on_two = {(x.client, x.round): x for x in M.measure_context([a, c, d], samples, gpus=2)}
     # over two GPUs clients 0 and 2 share GPU 0; client 1 (c) measures on GPU 1 and does not count
     assert on_two[(0, 0)].co_measuring == pytest.approx(4 / 5) and on_two[(0, 0)].co_measuring_max == 1
+    assert first.servers_measuring is None and first.servers_measuring_max is None  # no sessions recorded
+
+
+def test_measure_context_counts_the_servers_measuring_on_its_gpu(clients):
+    a = clients[0]  # measures round 0 over [T0+15, T0+20], on two servers at once, then one
+    sessions = {0: [(T0 + 15, T0 + 18), (T0 + 15, T0 + 20), (T0 + 16, T0 + 17)],  # a third server joins
+                1: [(T0 + 14, T0 + 21)]}  # another GPU's server does not count
+    first = [x for x in M.measure_context([a], [], sessions=sessions) if x.round == 0][0]
+    assert first.servers_measuring == pytest.approx((3 + 5 + 1) / 5) and first.servers_measuring_max == 3
+    other = [x for x in M.measure_context([a], [], sessions={1: sessions[1]}) if x.round == 0][0]
+    assert (other.servers_measuring, other.servers_measuring_max) == (0.0, 0)  # none on its GPU
 
 
 def test_a_continued_timeline_keeps_its_columns(tmp_path):

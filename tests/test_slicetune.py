@@ -10,6 +10,7 @@ import pytest
 
 from harness.config import ModelConf, TunerConf
 from harness.jobs import Placement, Share, TaskInfo
+from harness.metrics import overlap, read_sessions
 from harness.slicetune.clients import ClientSetup, tune_sharded
 from harness.slicetune.servers import ServerPool
 from harness.slicetune.shard import split, split_budget
@@ -46,6 +47,21 @@ def test_budget_split_keeps_the_total():
     assert split_budget(128, [["t"] * 10] + [["t"] * 4] * 7, 16) == [16] * 8
 
 
+def test_a_server_notes_each_session_it_served(tmp_path, monkeypatch):
+    from harness.worker.rpc_server import InProcess
+
+    path = tmp_path / "sessions.csv"
+    monkeypatch.setenv("SLICETUNE_SESSIONS", str(path))
+    monkeypatch.setenv("SLICETUNE_SESSION_TAG", "3")
+    InProcess(target=lambda: time.sleep(0.05)).start()
+    InProcess(target=lambda: 1 / 0).start()  # a failed session was served too
+    (first, second) = read_sessions(str(path))[3]
+    assert first[1] - first[0] >= 0.05 and second[0] >= first[1]
+    monkeypatch.delenv("SLICETUNE_SESSIONS")
+    InProcess(target=lambda: None).start()  # not asked: nothing written
+    assert len(path.read_text().splitlines()) == 2
+
+
 @pytest.mark.slow
 def test_two_clients_two_servers_survive_a_dead_server(tmp_path):
     """A server killed mid-run is restarted by the watchdog; the clients finish and measured for real.
@@ -64,7 +80,9 @@ def test_two_clients_two_servers_survive_a_dead_server(tmp_path):
     save(extracted, infos, modules)
     unloadable = ModelConf(name="onnx", path=str(tmp_path / "missing.onnx"))
     # wait=False: the clients start while the servers register, as in +exp=tuning_time
-    with ServerPool([Share("cpu", 50), Share("cpu", 50)], str(tmp_path / "pool"), wait=False) as pool:
+    sessions = str(tmp_path / "measure.sessions.csv")
+    with ServerPool([Share("cpu", 50), Share("cpu", 50)], str(tmp_path / "pool"), wait=False,
+                    sessions=sessions) as pool:
         box = {}
         tuner = TunerConf(trials=12, trials_per_round=2, builder_workers=1)
         setup = ClientSetup(unloadable, tuner, task_modules=modules)
@@ -86,6 +104,10 @@ def test_two_clients_two_servers_survive_a_dead_server(tmp_path):
         assert sorted(n for s in res.shards for n in s) == sorted(i.name for i in infos)
         assert res.restarted == [0]  # the watchdog brought the dead server back while the clients tuned
         assert pool.registered() == {pool.keys[0]: 2}
+    # every candidate measured in a session of its own, on one of the two servers of device 0
+    served = read_sessions(sessions)
+    assert list(served) == [0] and len(served[0]) >= sum(r.candidates for c in res.clients for r in c.rounds if r.valid)
+    assert all(b <= e for b, e in served[0]) and overlap(served[0], 0, time.time())[1] <= 2
 
     merged = str(tmp_path / "merged")
     assert merge_databases(res.client_dirs, merged) == sum(c.trials_done for c in res.clients)

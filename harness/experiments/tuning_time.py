@@ -22,7 +22,7 @@ from harness.device.gpu import visible_gpus
 from harness.experiments.comparison import Comparison, Segment, check_measured, median_std
 from harness.config import Builder
 from harness.jobs import OpSource, Share, TaskInfo, TaskList, TuneResult
-from harness.layout import PROGRESS, SERVERS, TIMELINE, Step, client_dir
+from harness.layout import PROGRESS, SERVERS, SESSIONS, TIMELINE, Step, client_dir
 from harness.slicetune.clients import ClientSetup, tune_sharded
 from harness.slicetune.servers import RemotePool, ServerPool
 from harness.validation import address
@@ -89,7 +89,8 @@ class TuningTime(Comparison):
             pool = RemotePool(address("slicetune.tracker", cfg.slicetune.tracker), shares[0], len(shares), log_dir)
         else:
             pool = ServerPool(shares, log_dir, cfg.platform.mps_dir, devices=list(range(p.gpus)),
-                              host=cfg.slicetune.bind, gpu_uuids=self.jobs.gpu_uuids, wait=False)
+                              host=cfg.slicetune.bind, gpu_uuids=self.jobs.gpu_uuids, wait=False,
+                              sessions=os.path.join(cell.work_dir, SESSIONS))
         with pool, self.ticker.watch(progress, cell.tuner.trials):
             res = tune_sharded(setup, self._cell_tasks(p), pool, p.clients, cell.work_dir, deadline_s=left)
         return res.clients, res.client_dirs, res.hold
@@ -151,7 +152,8 @@ class TuningTime(Comparison):
         self.save(R.CURVES, [R.flatten(ctx, ref, pt) for pt in pts], cell.id)
         self.save(R.PHASE_USE, [R.flatten(ctx, ref, u) for u in M.phase_use(clients)], cell.id)
         on = R.MeasuredOn(cell.id, p.servers, p.server_share)
-        self.save(R.MEASURES, [R.flatten(ctx, on, mc) for mc in M.measure_context(clients, samples, p.gpus)], cell.id)
+        self.save(R.MEASURES, [R.flatten(ctx, on, mc) for mc in M.measure_context(
+            clients, samples, p.gpus, M.read_sessions(os.path.join(cell.work_dir, SESSIONS)))], cell.id)
         if checked:
             self.save(R.VERIFY, [R.flatten(ctx, v) for v in checked], cell.id)
         self.save(R.TUNING_TIME, [R.flatten(ctx, row)], cell.id)

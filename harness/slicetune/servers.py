@@ -25,6 +25,7 @@ from harness.device.mps import dir_for
 from harness.device.proc import kill_group, spawn
 from harness.device.share import partition_cores
 from harness.jobs import Share
+from harness.layout import SESSION_TAG_ENV, SESSIONS_ENV
 from harness.slicetune import tracker
 
 
@@ -94,7 +95,7 @@ class ServerPool:
     def __init__(self, shares: list[Share], log_dir: str, mps_dir: str | None = None,
                  devices: list[int] | None = None, host: str = "127.0.0.1", start_timeout_s: float = 120.0,
                  gpu_uuids: list[str] | None = None, wait: bool = True, tracker: tuple[str, int] | None = None,
-                 node: str = ""):
+                 node: str = "", sessions: str | None = None):
         if not shares:
             raise PoolError("a server pool needs at least one share")
         self.specs = plan_servers(shares, devices or [0], node)
@@ -104,6 +105,7 @@ class ServerPool:
             logging.getLogger("harness").warning(warning)
         self.gpu_uuids = gpu_uuids  # cuda, several GPUs: one MPS daemon each (harness.device.mps.dir_for)
         self.start_timeout_s = start_timeout_s
+        self.sessions = sessions  # a file the servers append their measurement sessions to (harness.layout.SESSIONS)
         self.wait = wait  # False: start() returns at once; call wait_registered() before use
         self.ready = False
         self.port = 0
@@ -127,6 +129,8 @@ class ServerPool:
         argv = [sys.executable, "-m", "harness.worker.rpc_server", "--host", self.host, "--port", str(port),
                 "--port-end", str(port + 1), "--tracker", f"{t_host}:{t_port}", "--key", spec.key]
         mps_dir, env = self.placement(spec)
+        if self.sessions:
+            env = {**(env or {}), SESSIONS_ENV: self.sessions, SESSION_TAG_ENV: str(spec.device_id)}
         log = os.path.join(self.log_dir, f"server{i}-{spec.key}.log")
         cores = self._cores[i] if self._cores else None
         self._servers[i] = spawn(argv, spec.share, log, mps_dir, cores=cores, extra_env=env)

@@ -4,7 +4,9 @@ TVM's server forks a child for every session. On the H200 under MPS every such c
 its first CUDA call (`cudaErrorInitializationError`: CUDA cannot be used in a child forked after
 its parent initialised it), so every RPCRunner measurement failed; `--no-fork` spawns instead,
 paying a TVM import (~10 s there) per measured candidate. Serving in-process keeps one CUDA
-context for the server's life; a server served its sessions one at a time anyway.
+context for the server's life; a server served its sessions one at a time anyway. Where
+SLICETUNE_SESSIONS names a file, each session's span is appended to it (`note_session`): one
+RPCRunner session measures one candidate, so the file says how many servers measured at a time.
 
     python -m harness.worker.rpc_server --host H --port P --port-end E --tracker H:P --key K
 """
@@ -19,6 +21,7 @@ import sys
 import time
 import types
 
+from harness.layout import SESSION_TAG_ENV, SESSIONS_ENV
 from harness.worker.group import die_with_group
 
 
@@ -44,10 +47,12 @@ class InProcess:
             # the session loop closes the socket it is given, and the server closes its own
             # after the session (a forked child had a copy): give the loop a copy
             args[0] = _Fd(os.dup(args[0].fileno()))
+        start = time.time()
         try:
             self.target(*args)
         except Exception:  # noqa: BLE001 - the client got the error through the session; keep serving
             logging.getLogger("RPCServer").exception("RPC session failed")
+        note_session(start, time.time())
         self.exitcode = 0
 
     def join(self, timeout=None) -> None:  # noqa: ARG002 - the session already ran
@@ -55,6 +60,19 @@ class InProcess:
 
     def is_alive(self) -> bool:
         return False
+
+
+def note_session(start: float, end: float) -> None:
+    """Append a served session's span to the SLICETUNE_SESSIONS file, if set: one short write in
+    append mode, so the servers of a pool share one file."""
+    path = os.environ.get(SESSIONS_ENV)
+    if not path:
+        return
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, f"{os.environ.get(SESSION_TAG_ENV, '')},{start:.6f},{end:.6f}\n".encode())
+    finally:
+        os.close(fd)
 
 
 def serve_in_process() -> None:
