@@ -47,6 +47,7 @@ def test_a_finished_cell_keeps_what_compiling_it_needs(tmp_path):
         client.mkdir(parents=True)
         (run / cell / "cell.state.json").write_text(json.dumps({"tuned": tuned}))
         (run / cell / "timeline.csv").write_text("t_s\n1\n")
+        (run / cell / "measure.sessions.csv").write_text("0,1.0,2.0\n")
         for name in ("tune.progress.json", "tune.result.json"):
             (client / name).write_text("{}")
         (client / "database_workload.json").write_text('["w0"]\n')
@@ -58,7 +59,8 @@ def test_a_finished_cell_keeps_what_compiling_it_needs(tmp_path):
     assert {n for n in names if n.startswith("done/")} == {
         "done/cell.state.json", "done/client0/database_workload.json", "done/client0/database_tuning_record.json"}
     assert recs == [_record(0, [4.0])]
-    assert {"paused/timeline.csv", "paused/client0/tune.progress.json", "paused/client0/tune.result.json"} <= names
+    assert {"paused/timeline.csv", "paused/measure.sessions.csv", "paused/client0/tune.progress.json",
+            "paused/client0/tune.result.json"} <= names
 
 
 def test_a_cell_without_state_is_finished_when_its_result_says_complete(tmp_path):
