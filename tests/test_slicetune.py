@@ -60,6 +60,8 @@ def test_a_server_notes_each_session_it_served(tmp_path, monkeypatch):
     monkeypatch.delenv("SLICETUNE_SESSIONS")
     InProcess(target=lambda: None).start()  # not asked: nothing written
     assert len(path.read_text().splitlines()) == 2
+    monkeypatch.setenv("SLICETUNE_SESSIONS", str(tmp_path / "gone" / "sessions.csv"))
+    InProcess(target=lambda: None).start()  # cannot be noted: served all the same
 
 
 @pytest.mark.slow

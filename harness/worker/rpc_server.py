@@ -64,15 +64,18 @@ class InProcess:
 
 def note_session(start: float, end: float) -> None:
     """Append a served session's span to the SLICETUNE_SESSIONS file, if set: one short write in
-    append mode, so the servers of a pool share one file."""
+    append mode, so the servers of a pool share one file. A note, never a reason not to serve."""
     path = os.environ.get(SESSIONS_ENV)
     if not path:
         return
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        os.write(fd, f"{os.environ.get(SESSION_TAG_ENV, '')},{start:.6f},{end:.6f}\n".encode())
-    finally:
-        os.close(fd)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, f"{os.environ.get(SESSION_TAG_ENV, '')},{start:.6f},{end:.6f}\n".encode())
+        finally:
+            os.close(fd)
+    except OSError as e:
+        print(f"rpc_server: could not note a session in {path}: {e}", flush=True)
 
 
 def serve_in_process() -> None:
