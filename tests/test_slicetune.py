@@ -106,9 +106,10 @@ def test_two_clients_two_servers_survive_a_dead_server(tmp_path):
         assert sorted(n for s in res.shards for n in s) == sorted(i.name for i in infos)
         assert res.restarted == [0]  # the watchdog brought the dead server back while the clients tuned
         assert pool.registered() == {pool.keys[0]: 2}
-    # every candidate measured in a session of its own, on one of the two servers of device 0
+    # each candidate measured in a session of its own, on one of the two servers of device 0 (the
+    # killed server's last session may be missing: it died serving it, or before it could note it)
     served = read_sessions(sessions)
-    assert list(served) == [0] and len(served[0]) >= sum(r.candidates for c in res.clients for r in c.rounds if r.valid)
+    assert list(served) == [0] and len(served[0]) >= sum(r.valid for c in res.clients for r in c.rounds) - 1
     assert all(b <= e for b, e in served[0]) and overlap(served[0], 0, time.time())[1] <= 2
 
     merged = str(tmp_path / "merged")
