@@ -7,6 +7,7 @@
 #   BUDGET_S=540 benchmarks/scaling_real_budget.sh   # again until it prints "all done"
 #   GROUP=bert (or resnet, or bert,resnet: the default) runs those models only
 #   GPUS=1,2,4,8 on a host of more GPUs (issue 16; default 1,2)
+#   SCALE=strong (or weak; default strong,weak) runs those scalings only
 #
 # Sliced like benchmarks/tuning_time_real_budget.sh (a checkpoint beside the results). Rows of one
 # card and host only: on another card set RESULTS_DIR and RUNS_DIR (e.g. results/h100, runs/h100);
@@ -16,7 +17,8 @@ set -u
 cd "$(dirname "$0")/.."
 results=${RESULTS_DIR:-results}
 runs_root=${RUNS_DIR:-runs}
-common=(+exp=scaling platform=cuda "slicetune.gpus=[${GPUS:-1,2}]" tuner.population=64 tuner.genetic_iters=1
+common=(+exp=scaling platform=cuda "slicetune.gpus=[${GPUS:-1,2}]" "slicetune.scale=[${SCALE:-strong,weak}]"
+        tuner.population=64 tuner.genetic_iters=1
         tuner.init_min_unmeasured=6 tuner.scheduler=rolling slicetune.verify_top_k=0 results_dir="$results"
         runs_dir="$runs_root")
 # verify_top_k=0: as issue 14's rows were measured (wall times without the re-measure; issue 15 measures it)
