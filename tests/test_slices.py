@@ -68,22 +68,32 @@ def test_ctrl_c_packs_the_checkpoint_too(tmp_path):
     assert "interrupted" in out and (tmp_path / "ck.tar.xz").exists()
 
 
-def interdependency_script(tmp_path, group: str) -> tuple[subprocess.CompletedProcess, list[str]]:
-    """The script run with the stand-in; (the process, the arguments of each sweep it started)."""
+def real_budget_script(tmp_path, group: str, script: str = "interdependency", **env) \
+        -> tuple[subprocess.CompletedProcess, list[str]]:
+    """benchmarks/<script>_real_budget.sh run with the stand-in; (the process, the arguments of each
+    sweep it started)."""
     env = {**stand_in_env(tmp_path, 300, 0), "GROUP": group, "RESULTS_DIR": str(tmp_path / "results"),
-           "RUNS_DIR": str(tmp_path / "runs")}
-    p = subprocess.run(["bash", "benchmarks/interdependency_real_budget.sh"], cwd=ROOT, env=env,
+           "RUNS_DIR": str(tmp_path / "runs"), **env}
+    p = subprocess.run(["bash", f"benchmarks/{script}_real_budget.sh"], cwd=ROOT, env=env,
                        capture_output=True, text=True, timeout=120)
     return p, [line for line in p.stdout.splitlines() if line.startswith("args ")]
 
 
 def test_a_real_budget_script_runs_only_the_groups_asked_for(tmp_path):
-    p, sweeps = interdependency_script(tmp_path, "resnet")
+    p, sweeps = real_budget_script(tmp_path, "resnet")
     assert p.returncode == 0 and p.stdout.rstrip().endswith("all done"), p.stdout + p.stderr
     assert len(sweeps) == 1 and "+exp=interdependency model=resnet50" in sweeps[0], sweeps
-    p, sweeps = interdependency_script(tmp_path, "ops-bert,bert")
+    p, sweeps = real_budget_script(tmp_path, "ops-bert,bert")
     assert len(sweeps) == 2 and "op_interdependency model=bert_base" in sweeps[0], sweeps
     assert "+exp=interdependency model=bert_base" in sweeps[1], sweeps
-    p, sweeps = interdependency_script(tmp_path, "resnet,vgg")
+    p, sweeps = real_budget_script(tmp_path, "resnet,vgg")
     assert p.returncode == 2 and "GROUP=vgg is not allowed; choose from: bert ops-bert ops-resnet resnet" in p.stderr
     assert "args" not in p.stdout and sweeps == []  # nothing ran
+
+
+def test_the_scaling_script_passes_the_gpu_counts_and_scalings_asked_for(tmp_path):
+    p, sweeps = real_budget_script(tmp_path, "resnet", "scaling")
+    assert p.returncode == 0 and "slicetune.gpus=[1,2] slicetune.scale=[strong,weak]" in sweeps[0], sweeps
+    p, sweeps = real_budget_script(tmp_path, "resnet", "scaling", GPUS="1,4", SCALE="strong")
+    assert len(sweeps) == 1 and "slicetune.gpus=[1,4] slicetune.scale=[strong]" in sweeps[0], sweeps
+    assert "model=resnet50" in sweeps[0]
