@@ -65,7 +65,7 @@ def test_a_server_notes_each_session_it_served(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_two_clients_two_servers_survive_a_dead_server(tmp_path):
+def test_two_clients_two_servers_survive_a_dead_server(tmp_path, monkeypatch):
     """A server killed mid-run is restarted by the watchdog; the clients finish and measured for real.
     They tune the task modules listed once (their model could not even be loaded)."""
     from tvm.s_tir import meta_schedule as ms
@@ -82,7 +82,8 @@ def test_two_clients_two_servers_survive_a_dead_server(tmp_path):
     save(extracted, infos, modules)
     unloadable = ModelConf(name="onnx", path=str(tmp_path / "missing.onnx"))
     # wait=False: the clients start while the servers register, as in +exp=tuning_time
-    sessions = str(tmp_path / "measure.sessions.csv")
+    monkeypatch.chdir(tmp_path)
+    sessions = "measure.sessions.csv"  # relative, as under runs_dir=runs: each session runs in a temp dir
     with ServerPool([Share("cpu", 50), Share("cpu", 50)], str(tmp_path / "pool"), wait=False,
                     sessions=sessions) as pool:
         box = {}

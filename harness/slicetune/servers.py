@@ -105,7 +105,9 @@ class ServerPool:
             logging.getLogger("harness").warning(warning)
         self.gpu_uuids = gpu_uuids  # cuda, several GPUs: one MPS daemon each (harness.device.mps.dir_for)
         self.start_timeout_s = start_timeout_s
-        self.sessions = sessions  # a file the servers append their measurement sessions to (harness.layout.SESSIONS)
+        # a file the servers append their measurement sessions to (harness.layout.SESSIONS); absolute:
+        # a server serves each session in a temporary directory
+        self.sessions = os.path.abspath(sessions) if sessions else None
         self.wait = wait  # False: start() returns at once; call wait_registered() before use
         self.ready = False
         self.port = 0
